@@ -1,0 +1,103 @@
+"""neuroback: neural-network training where backpropagation is visible and every part is a plugin.
+
+The core defines the interfaces (:class:`Layer`, :class:`Loss`,
+:class:`Optimizer`, :class:`GradientTransform`, :class:`Callback`), the array
+backend shim and the plugin machinery. Concrete components live in plugins and
+appear in the namespaces :mod:`neuroback.layers`, :mod:`neuroback.losses`,
+:mod:`neuroback.optimizers`, :mod:`neuroback.transforms`,
+:mod:`neuroback.callbacks` and :mod:`neuroback.metrics`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+from typing import Any
+
+from . import callbacks, errors, layers, losses, metrics, optimizers, transforms
+from .backend import Array, Backend, BackendLike, available_backends, get_backend, register_backend, use_backend
+from .callback import Callback
+from .config import build, to_spec
+from .layer import Backward, Layer
+from .loss import Loss
+from .optimizer import Optimizer
+from .parameter import Parameter
+from .plugin_system import PluginLoadWarning, get_registry, hookimpl
+from .rng import default_rng, seed
+from .sequential import Sequential
+from .transform import Chain, GradientTransform, chain
+
+try:
+    __version__ = _dist_version("neuroback")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Array",
+    "Backend",
+    "BackendLike",
+    "Backward",
+    "Callback",
+    "Chain",
+    "GradientTransform",
+    "Layer",
+    "Loss",
+    "Optimizer",
+    "Parameter",
+    "PluginLoadWarning",
+    "Sequential",
+    "__version__",
+    "available_backends",
+    "build",
+    "callbacks",
+    "chain",
+    "default_rng",
+    "errors",
+    "get_backend",
+    "get_registry",
+    "hookimpl",
+    "layers",
+    "load_plugin",
+    "losses",
+    "metrics",
+    "optimizers",
+    "register",
+    "register_backend",
+    "seed",
+    "to_spec",
+    "transforms",
+    "use_backend",
+]
+
+
+def register(component: Any = None, *, name: str | None = None, kind: str | None = None) -> Any:
+    """Register a component defined at run time, so configs and saved models can name it.
+
+    Works as a call or a decorator. The kind is inferred from the base class
+    (pass ``kind="metrics"`` for a metric function); the component is then
+    reachable as ``neuroback.<kind>.<name>`` and as ``"local:<name>"``.
+
+    >>> import neuroback as nb
+    >>> @nb.register
+    ... class Double(nb.Layer):
+    ...     def forward(self, x, *, train, rng=None):
+    ...         return 2 * x, lambda dy: 2 * dy
+    ...     def config(self):
+    ...         return {}
+    >>> nb.layers.Double is Double, nb.to_spec(Double())["type"]
+    (True, 'local:Double')
+    """
+
+    def apply(obj: Any) -> Any:
+        return get_registry().register(obj, name=name, kind=kind)
+
+    return apply if component is None else apply(component)
+
+
+def load_plugin(plugin: Any, *, distribution: str, version: str = "0") -> Any:
+    """Load a plugin object (a module or class with ``@hookimpl`` functions) without installing it.
+
+    Useful in notebooks and tests; packages should use the ``neuroback``
+    entry-point group instead. Errors raise immediately.
+    """
+    return get_registry().load_plugin(plugin, distribution=distribution, version=version)

@@ -1,0 +1,123 @@
+"""The array backend: one object that carries the array module and its kernels.
+
+Layers never call ``numpy`` directly; they call ``backend.xp`` (NumPy or CuPy),
+so the same code runs on the CPU and the GPU. The few operations worth fusing on
+a GPU are methods of :class:`Backend`, written once here with ``xp`` and
+overridden by a subclass only where it can do better (the shape of thinc's
+``Ops``/``CupyOps``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendMismatchError
+
+__all__ = ["Array", "Backend"]
+
+#: Any array of the active backend (``numpy.ndarray`` or ``cupy.ndarray``).
+Array = Any
+
+
+class Backend(ABC):
+    """An array library plus host transfers, a random generator and fused kernels.
+
+    Subclasses set :attr:`name` and :attr:`xp` and implement the host/device
+    conversions. Everything else is written once in terms of ``xp``.
+    """
+
+    #: The name users select this backend by (``"numpy"``, ``"cupy"``).
+    name: str
+    #: The array module: ``numpy`` or ``cupy``.
+    xp: ModuleType
+
+    # -- arrays and transfers ------------------------------------------------
+    @property
+    @abstractmethod
+    def array_type(self) -> type:
+        """The array class of this backend (used to check inputs)."""
+
+    @abstractmethod
+    def asarray(self, data: Any, dtype: Any = None) -> Array:
+        """Return ``data`` as an array on this backend (copying from the host if needed)."""
+
+    @abstractmethod
+    def to_host(self, array: Array) -> np.ndarray:
+        """Return a NumPy copy (or view, on the CPU) of a backend array."""
+
+    def is_native(self, array: Any) -> bool:
+        """Whether ``array`` is an array of this backend."""
+        return isinstance(array, self.array_type)
+
+    def check_native(self, array: Any, owner: str) -> None:
+        """Raise :class:`BackendMismatchError` unless ``array`` belongs to this backend.
+
+        ``owner`` names the component that received the array, for the message.
+        """
+        if not isinstance(array, self.array_type):
+            got = f"{type(array).__module__}.{type(array).__qualname__}"
+            raise BackendMismatchError(
+                f"{owner} lives on the {self.name!r} backend but was given a {got}. "
+                f"Move the data with neuroback.get_backend({self.name!r}).asarray(x), "
+                f"or move the model with model.to(<backend of the data>)."
+            )
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Array:
+        return self.xp.zeros(shape, dtype=dtype)
+
+    # -- randomness ----------------------------------------------------------
+    def generator(self, seed: int | None = None) -> Any:
+        """A fresh random generator living on this backend (for dropout masks and the like)."""
+        return self.xp.random.default_rng(seed)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work has finished (a no-op on the CPU)."""
+
+    # -- fused kernels (override for speed; semantics are fixed here) --------
+    def sgd_update(
+        self,
+        value: Array,
+        grad: Array,
+        velocity: Array | None,
+        *,
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+        first_step: bool,
+    ) -> None:
+        r"""One step of SGD in PyTorch's order, in place.
+
+        .. math::
+
+            g &\leftarrow g + \lambda\,\theta \\
+            v &\leftarrow \mu v + (1 - \tau) g \quad(v \leftarrow g \text{ on the first step}) \\
+            d &= g + \mu v \text{ (Nesterov) or } v \\
+            \theta &\leftarrow \theta - \eta\, d
+        """
+        xp = self.xp
+        if weight_decay:
+            grad = grad + weight_decay * value
+        if momentum:
+            if velocity is None:
+                raise ValueError("sgd_update: momentum needs a velocity buffer")
+            if first_step:
+                velocity[...] = grad
+            else:
+                velocity *= momentum
+                velocity += (1.0 - dampening) * grad
+            direction = grad + momentum * velocity if nesterov else velocity
+        else:
+            direction = grad
+        # value -= lr * direction, with one temporary at most
+        if direction is value:  # pragma: no cover - defensive, never produced above
+            direction = direction.copy()
+        xp.subtract(value, lr * direction, out=value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

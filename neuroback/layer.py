@@ -1,0 +1,293 @@
+"""The Layer interface: a forward pass that returns its own backward pass.
+
+.. math::
+
+    y = f(x;\\theta), \\qquad
+    \\frac{\\partial L}{\\partial x} = J_f(x)^\\top \\frac{\\partial L}{\\partial y}, \\qquad
+    \\frac{\\partial L}{\\partial \\theta} \\mathrel{+}= J_\\theta(x)^\\top \\frac{\\partial L}{\\partial y}
+
+``forward(x, train=..., rng=...)`` returns ``(y, backward)``. ``backward`` is a
+closure over exactly what this call saved, so a layer can run twice before
+either backward, and a backward can never read a stale cache. ``backward(dy)``
+returns ``dx`` and *adds* the parameter gradients into each
+:attr:`Parameter.grad <neuroback.Parameter.grad>`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from .backend import Array, Backend, BackendLike, get_backend
+from .errors import ShapeError
+from .parameter import Parameter
+
+__all__ = ["Backward", "Layer"]
+
+#: ``backward(dy) -> dx``: the closure a forward pass returns. It returns ``None``
+#: when the layer was told nobody needs its input gradient.
+Backward = Callable[[Array], Array | None]
+
+
+class Layer(ABC):
+    """Base class of every layer and model.
+
+    Subclasses implement :meth:`forward` and :meth:`config`, and create their
+    parameters with :meth:`add_parameter` (and non-trainable state, such as
+    running statistics, with :meth:`add_state`). A container of layers
+    overrides :meth:`children`; a model is itself a Layer, so models nest.
+    """
+
+    def __init__(self, *, backend: BackendLike = None) -> None:
+        self._backend: Backend = get_backend(backend)
+        self._parameters: dict[str, Parameter] = {}
+        self._state: dict[str, Array] = {}
+        #: When False the layer may skip computing ``dx`` (its backward returns None).
+        self.needs_input_grad: bool = True
+
+    # -- the two methods a layer author writes -------------------------------
+    @abstractmethod
+    def forward(
+        self, x: Array, *, train: bool, rng: Any = None
+    ) -> tuple[Array, Backward]:
+        """Compute ``y`` and return it with the closure that back-propagates through this call.
+
+        ``train`` selects training behaviour (batch statistics, dropout);
+        ``rng`` is the backend generator a stochastic layer draws from.
+        """
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this layer (JSON/TOML-friendly values only)."""
+
+    # -- construction helpers ------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Layer:
+        """Rebuild a layer from :meth:`config` (parameters are freshly initialized)."""
+        return cls(**dict(config))
+
+    def add_parameter(self, name: str, value: Any, *, trainable: bool = True) -> Parameter:
+        """Create a :class:`Parameter` on this layer's backend and register it under ``name``."""
+        if name in self._parameters or name in self._state:
+            raise ValueError(f"{type(self).__name__} already has an attribute named {name!r}.")
+        array = self._backend.asarray(value)
+        param = Parameter(array, name=name, backend=self._backend, trainable=trainable)
+        self._parameters[name] = param
+        return param
+
+    def add_state(self, name: str, value: Any) -> None:
+        """Register a non-trainable array (saved and moved with the layer, never optimized)."""
+        if name in self._parameters or name in self._state:
+            raise ValueError(f"{type(self).__name__} already has an attribute named {name!r}.")
+        self._state[name] = self._backend.asarray(value)
+
+    def state(self, name: str) -> Array:
+        """The non-trainable array registered as ``name`` (update it in place)."""
+        return self._state[name]
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        """The backend this layer's parameters live on."""
+        return self._backend
+
+    def children(self) -> Mapping[str, Layer]:
+        """Sub-layers by local name (empty for a leaf layer)."""
+        return {}
+
+    def named_parameters(self, *, trainable_only: bool = False) -> dict[str, Parameter]:
+        """Every parameter by stable dotted name (``"0.W"``); a shared one is listed once."""
+        out: dict[str, Parameter] = {}
+        seen: set[int] = set()
+        for name, param in self._walk_parameters(""):
+            if id(param) in seen or (trainable_only and not param.trainable):
+                continue
+            seen.add(id(param))
+            out[name] = param
+        return out
+
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, param in self._parameters.items():
+            yield prefix + name, param
+        for child_name, child in self.children().items():
+            yield from child._walk_parameters(f"{prefix}{child_name}.")
+
+    def parameters(self) -> list[Parameter]:
+        """The parameters of :meth:`named_parameters`, in the same order."""
+        return list(self.named_parameters().values())
+
+    def named_state(self) -> dict[str, Array]:
+        """Every non-trainable array by dotted name (``"2.running_mean"``)."""
+        out: dict[str, Array] = {}
+        self._collect_state("", out)
+        return out
+
+    def _collect_state(self, prefix: str, out: dict[str, Array]) -> None:
+        for name, value in self._state.items():
+            out[prefix + name] = value
+        for child_name, child in self.children().items():
+            child._collect_state(f"{prefix}{child_name}.", out)
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Copy non-trainable arrays (as from :meth:`named_state`) into this model, in place."""
+        current = self.named_state()
+        unknown = sorted(set(state) - set(current))
+        if unknown:
+            raise KeyError(
+                f"Unknown state entries {unknown}; this model has {sorted(current)}."
+            )
+        for name, value in state.items():
+            target = current[name]
+            arr = self._backend.asarray(value)
+            if arr.shape != target.shape:
+                raise ShapeError(
+                    f"State {name!r} has shape {tuple(target.shape)}, got {tuple(arr.shape)}."
+                )
+            target[...] = arr
+
+    def num_parameters(self, *, trainable_only: bool = False) -> int:
+        """How many scalars the parameters hold (shared parameters counted once)."""
+        params = self.named_parameters(trainable_only=trainable_only).values()
+        return sum(p.size for p in params)
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's gradient."""
+        for param in self.named_parameters().values():
+            param.zero_grad()
+
+    def freeze(self, pattern: str = "*") -> Layer:
+        """Exclude parameters whose dotted name matches ``pattern`` (fnmatch) from updates."""
+        self._set_trainable(pattern, False)
+        return self
+
+    def unfreeze(self, pattern: str = "*") -> Layer:
+        """Undo :meth:`freeze` for the parameters matching ``pattern``."""
+        self._set_trainable(pattern, True)
+        return self
+
+    def _set_trainable(self, pattern: str, flag: bool) -> None:
+        matched = [
+            p for name, p in self.named_parameters().items() if fnmatch.fnmatchcase(name, pattern)
+        ]
+        if not matched:
+            raise KeyError(
+                f"No parameter name matches {pattern!r}; names are "
+                f"{list(self.named_parameters())}."
+            )
+        for param in matched:
+            param.trainable = flag
+
+    # -- backends ------------------------------------------------------------
+    def to(self, backend: BackendLike) -> Layer:
+        """Move every parameter and state array to ``backend`` (in place); returns ``self``.
+
+        Parameter objects keep their identity, so bind optimizers *after* moving
+        (the Trainer does this for you).
+        """
+        target = get_backend(backend)
+        for param in self._parameters.values():
+            param._move_to(target)
+        for name, value in self._state.items():
+            self._state[name] = target.asarray(self._backend.to_host(value))
+        self._backend = target
+        for child in self.children().values():
+            child.to(target)
+        return self
+
+    # -- use -----------------------------------------------------------------
+    def __call__(self, x: Array) -> Array:
+        """Inference: ``forward(x, train=False)`` without keeping the backward closure."""
+        y, _ = self.forward(x, train=False)
+        return y
+
+    def check_input(
+        self,
+        x: Any,
+        *,
+        ndim: int | None = None,
+        features: int | None = None,
+        dtype: Any = None,
+    ) -> None:
+        """Validate an input array, raising an error that names this layer and the fix.
+
+        Checks the backend always, and optionally the number of dimensions, the
+        size of the last (feature) axis and the floating dtype.
+        """
+        self._backend.check_native(x, self._label())
+        if ndim is not None and x.ndim != ndim:
+            want = "(batch, features)" if ndim == 2 else f"{ndim} dimensions"
+            raise ShapeError(
+                f"{self._label()} expects input of shape {want}, got shape {tuple(x.shape)}. "
+                + ("Reshape a single sample with x.reshape(1, -1)." if x.ndim == 1 else "")
+            )
+        if features is not None and x.shape[-1] != features:
+            raise ShapeError(
+                f"{self._label()} expects {features} features on the last axis, got input of "
+                f"shape {tuple(x.shape)}. Check the previous layer's output size or the data."
+            )
+        if dtype is not None and x.dtype != dtype:
+            raise ShapeError(
+                f"{self._label()} holds {np.dtype(dtype).name} parameters but got "
+                f"{x.dtype} input. Cast the data once with x.astype({np.dtype(dtype).name!r}) "
+                f"(or build the layer with dtype={x.dtype.name!r})."
+            )
+        if dtype is None and x.dtype.kind != "f":
+            raise ShapeError(
+                f"{self._label()} expects floating-point input, got {x.dtype}. "
+                f"Cast it with x.astype('float32')."
+            )
+
+    def _label(self) -> str:
+        return repr(self)
+
+    def __repr__(self) -> str:
+        try:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        except Exception:  # repr must never fail
+            args = "..."
+        return f"{type(self).__name__}({args})"
+
+    def summary(self) -> str:
+        """A table of sub-layers with their parameter counts.
+
+        >>> import neuroback as nb
+        >>> print(nb.Sequential(nb.layers.Dense(2, 3), nb.layers.ReLU()).summary())
+        name  layer                                                   params
+        ----  ------------------------------------------------------  ------
+        0     Dense(in_features=2, out_features=3, bias=True, ...)         9
+        1     ReLU()                                                       0
+        Total parameters: 9 (trainable: 9)
+        """
+        rows: list[tuple[str, str, str]] = []
+        for name, layer in _leaf_layers(self, ""):
+            text = repr(layer)
+            if len(text) > 54:
+                cut = text.rfind(", ", 0, 50)
+                text = text[: cut if cut > 0 else 50] + ", ...)"
+            rows.append((name or type(layer).__name__, text, f"{layer.num_parameters():,}"))
+        headers = ("name", "layer", "params")
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        lines = [
+            f"{headers[0]:<{widths[0]}}  {headers[1]:<{widths[1]}}  {headers[2]:>{widths[2]}}",
+            "  ".join("-" * w for w in widths),
+        ]
+        lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
+        total = self.num_parameters()
+        trainable = self.num_parameters(trainable_only=True)
+        lines.append(f"Total parameters: {total:,} (trainable: {trainable:,})")
+        return "\n".join(lines)
+
+
+def _leaf_layers(layer: Layer, prefix: str) -> Iterator[tuple[str, Layer]]:
+    kids = layer.children()
+    if not kids:
+        yield prefix.rstrip("."), layer
+        return
+    if layer._parameters:
+        yield prefix.rstrip(".") or type(layer).__name__, layer
+    for name, child in kids.items():
+        yield from _leaf_layers(child, f"{prefix}{name}.")

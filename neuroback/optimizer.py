@@ -1,0 +1,252 @@
+"""The Optimizer interface: hyperparameters first, parameters bound later.
+
+An optimizer is built from hyperparameters alone (so a config file can build
+it), then :meth:`Optimizer.bind` attaches a model's named parameters. Each
+:meth:`~Optimizer.step` runs the user's gradient transforms on the raw
+gradients, in order, and then the optimizer's own update rule. The Trainer
+calls :meth:`~Optimizer.zero_grad`; ``step`` does not.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backend import Array, Backend
+from .errors import NotBoundError, ShapeError
+from .layer import Layer
+from .parameter import Parameter
+from .transform import GradientTransform, chain
+
+__all__ = ["Optimizer"]
+
+
+def _check_lr(lr: Any) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr must be a finite non-negative number, got {lr!r}.")
+    return float(lr)
+
+
+class Optimizer(ABC):
+    """Base class of optimizers.
+
+    A subclass stores its hyperparameters as plain Python floats (so float32
+    stays float32 under NumPy 2's promotion rules), lists their names in
+    :meth:`hyperparameters`, and implements :meth:`init_slots` (per-parameter
+    state such as momentum buffers) and :meth:`update` (the rule, in place).
+    """
+
+    def __init__(self, *, lr: float, transforms: Iterable[GradientTransform] = ()) -> None:
+        self._lr = _check_lr(lr)
+        self.transforms: tuple[GradientTransform, ...] = tuple(transforms)
+        self._chain = chain(*self.transforms)
+        self._params: dict[str, Parameter] = {}
+        self._slots: dict[str, dict[str, Array]] = {}
+        self._transform_state: Any = None
+        self._backend: Backend | None = None
+        #: Number of updates applied since :meth:`bind`.
+        self.step_count: int = 0
+
+    # -- what a subclass writes ----------------------------------------------
+    @abstractmethod
+    def hyperparameters(self) -> dict[str, Any]:
+        """Hyperparameters by name, ``lr`` included (plain Python values)."""
+
+    @abstractmethod
+    def init_slots(self, param: Parameter) -> dict[str, Array]:
+        """Per-parameter state (e.g. ``{"velocity": zeros}``), on the parameter's backend."""
+
+    @abstractmethod
+    def update(self, value: Array, grad: Array, slots: dict[str, Array], *, step: int) -> None:
+        """Apply the update rule to ``value`` in place; ``step`` counts from 1."""
+
+    # -- hyperparameters -----------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """The learning rate: a plain float, mutable (schedules change it)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_lr(value)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this optimizer (transforms as specs)."""
+        from .config import to_spec
+
+        out = dict(self.hyperparameters())
+        if self.transforms:
+            out["transforms"] = [to_spec(t) for t in self.transforms]
+        return out
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
+        from .config import build
+
+        kwargs = dict(config)
+        if "transforms" in kwargs:
+            kwargs["transforms"] = [build("transforms", s) for s in kwargs["transforms"]]
+        return cls(**kwargs)
+
+    # -- binding and stepping ------------------------------------------------
+    def bind(self, model: Layer | Mapping[str, Parameter]) -> Optimizer:
+        """Attach the parameters of ``model`` (a Layer, or a mapping of name to Parameter).
+
+        Resets the optimizer state. Bind after moving the model to its backend.
+        Returns ``self`` so ``opt = SGD(lr=0.1).bind(model)`` reads naturally.
+        """
+        if isinstance(model, Layer):
+            params = model.named_parameters()
+        elif isinstance(model, Mapping):
+            params = dict(model)
+            bad = [k for k, v in params.items() if not isinstance(v, Parameter)]
+            if bad:
+                raise TypeError(f"bind() needs Parameter values; entries {bad} are not Parameters.")
+        else:
+            raise TypeError(
+                f"bind() takes a Layer or a mapping of name to Parameter, got {type(model).__name__}."
+            )
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__}.bind: the model has no parameters to optimize."
+            )
+        backends = {p.backend.name for p in params.values()}
+        if len(backends) > 1:
+            raise ValueError(
+                f"Parameters live on several backends {sorted(backends)}; move the model to one "
+                f"with model.to(...) before binding."
+            )
+        self._params = params
+        self._backend = next(iter(params.values())).backend
+        self._slots = {name: self.init_slots(p) for name, p in params.items()}
+        self._transform_state = self._chain.init({n: p.value for n, p in params.items()})
+        self.step_count = 0
+        return self
+
+    @property
+    def backend(self) -> Backend:
+        """The backend of the bound parameters."""
+        return self._require_bound("backend")
+
+    @property
+    def bound(self) -> bool:
+        return bool(self._params)
+
+    @property
+    def params(self) -> dict[str, Parameter]:
+        """The bound parameters by dotted name."""
+        return dict(self._params)
+
+    def _require_bound(self, what: str) -> Backend:
+        if not self._params or self._backend is None:
+            raise NotBoundError(
+                f"{type(self).__name__}.{what}() was called before bind(). Call "
+                f"optimizer.bind(model) first (the Trainer does this for you)."
+            )
+        return self._backend
+
+    def step(self) -> None:
+        """Transform the gradients, then update every trainable parameter in place."""
+        self._require_bound("step")
+        active = {n: p for n, p in self._params.items() if p.trainable}
+        grads = {n: p.grad for n, p in active.items()}
+        if self.transforms:
+            values = {n: p.value for n, p in active.items()}
+            grads, self._transform_state = self._chain.update(grads, self._transform_state, values)
+        self.step_count += 1
+        for name, param in active.items():
+            self.update(param.value, grads[name], self._slots[name], step=self.step_count)
+
+    def zero_grad(self) -> None:
+        """Clear the gradients of every bound parameter."""
+        self._require_bound("zero_grad")
+        for param in self._params.values():
+            param.zero_grad()
+
+    # -- persistence ---------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Host copies of everything needed to resume exactly: hyperparameters, step, slots."""
+        backend = self._require_bound("state_dict")
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": dict(self.hyperparameters()),
+            "step_count": self.step_count,
+            "slots": {
+                name: {k: np.array(backend.to_host(v), copy=True) for k, v in slots.items()}
+                for name, slots in self._slots.items()
+            },
+            "transform_state": [
+                np.array(backend.to_host(leaf), copy=True) if _is_array(leaf) else leaf
+                for leaf in _leaves(self._transform_state)
+            ],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output into the bound optimizer (arrays copied in place)."""
+        backend = self._require_bound("load_state_dict")
+        slots = state["slots"]
+        if set(slots) != set(self._slots):
+            missing = sorted(set(self._slots) - set(slots))
+            extra = sorted(set(slots) - set(self._slots))
+            raise KeyError(
+                f"Optimizer state does not match the bound parameters: missing {missing}, "
+                f"unexpected {extra}. Was it saved from a different model?"
+            )
+        for name, saved in slots.items():
+            current = self._slots[name]
+            for key, arr in saved.items():
+                target = current.get(key)
+                if target is None:  # a lazily created slot (e.g. SGD's velocity)
+                    current[key] = backend.asarray(np.array(arr, copy=True))
+                    continue
+                if tuple(np.shape(arr)) != tuple(target.shape):
+                    raise ShapeError(
+                        f"Optimizer slot {name}.{key} has shape {tuple(target.shape)}, "
+                        f"saved shape is {tuple(np.shape(arr))}."
+                    )
+                target[...] = backend.asarray(arr)
+            for key in set(current) - set(saved):
+                del current[key]
+        for key, value in state["hyperparameters"].items():
+            setattr(self, key, value)
+        self.step_count = int(state["step_count"])
+        leaves = list(state.get("transform_state", []))
+        self._transform_state = _replace_leaves(
+            self._transform_state, iter(backend.asarray(v) if _is_array(v) else v for v in leaves)
+        )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        if self.transforms:
+            args += f", transforms={list(self.transforms)!r}"
+        return f"{type(self).__name__}({args})"
+
+
+def _is_array(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _leaves(tree: Any) -> list[Any]:
+    if isinstance(tree, Mapping):
+        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
+    if isinstance(tree, Sequence) and not isinstance(tree, str):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    if tree is None:
+        return []
+    return [tree]
+
+
+def _replace_leaves(tree: Any, leaves: Any) -> Any:
+    if isinstance(tree, Mapping):
+        return type(tree)({k: _replace_leaves(tree[k], leaves) for k in sorted(tree)})
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # NamedTuple
+        return type(tree)(*(_replace_leaves(v, leaves) for v in tree))
+    if isinstance(tree, Sequence) and not isinstance(tree, str):
+        return type(tree)(_replace_leaves(v, leaves) for v in tree)
+    if tree is None:
+        return None
+    return next(leaves)

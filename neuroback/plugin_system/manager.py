@@ -1,0 +1,300 @@
+"""Loading plugins from the ``neuroback`` entry-point group, one at a time.
+
+neuroback reads the entry points itself rather than calling pluggy's
+``load_setuptools_entrypoints``: each plugin is imported and its hooks are
+called in isolation, with a ``register`` bound to its distribution, so a
+broken plugin is skipped with a warning naming it (or raises, in strict mode)
+and every other plugin keeps working.
+
+Environment switches, read when the registry first loads:
+
+``NEUROBACK_DISABLE_PLUGIN_AUTOLOAD=1``
+    load no third-party plugin (neuroback's own built-ins still load).
+``NEUROBACK_LOAD_PLUGINS=dist-a,dist-b``
+    load only these third-party distributions.
+``NEUROBACK_STRICT_PLUGINS=1``
+    a plugin that fails to load is an error instead of a warning.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as importlib_metadata
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pluggy
+
+from ..errors import ConfigError, PluginError
+from . import hookspecs
+from .kinds import KINDS, Kind, kind_of
+from .registry import (
+    RUNTIME_DISTRIBUTION,
+    Component,
+    ComponentTable,
+    PluginInfo,
+    normalize,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginLoadWarning",
+    "PluginRegistry",
+    "get_registry",
+]
+
+ENTRY_POINT_GROUP = "neuroback"
+#: The distribution whose entry points are the built-ins: they load even with autoload off.
+CORE_DISTRIBUTION = "neuroback"
+
+ENV_DISABLE = "NEUROBACK_DISABLE_PLUGIN_AUTOLOAD"
+ENV_ALLOW = "NEUROBACK_LOAD_PLUGINS"
+ENV_STRICT = "NEUROBACK_STRICT_PLUGINS"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin was skipped because it failed to import or register."""
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in _TRUE
+
+
+class PluginRegistry:
+    """A pluggy manager plus the table of every component the plugins registered.
+
+    Entry points are scanned on the first lookup, not at construction. Tests and
+    tools may create their own registry; ``neuroback``'s namespaces use the
+    process-wide one returned by :func:`get_registry`.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._table = ComponentTable()
+        self._plugins: list[PluginInfo] = []
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # -- loading -------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        """Whether the entry points have been scanned yet."""
+        return self._loaded
+
+    def ensure_loaded(self) -> None:
+        """Scan the entry points once (called by every lookup)."""
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._load_entry_points()
+
+    def _load_entry_points(self) -> None:
+        env = os.environ if self._env is None else self._env
+        disabled = _flag(env, ENV_DISABLE)
+        allow_raw = env.get(ENV_ALLOW, "").strip()
+        allow = {normalize(d) for d in allow_raw.split(",") if d.strip()} if allow_raw else None
+        strict = _flag(env, ENV_STRICT)
+
+        seen: set[tuple[str, str]] = set()
+        for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            dist_name = dist.name if dist is not None else ep.module
+            version = dist.version if dist is not None else "unknown"
+            key = (normalize(dist_name), ep.name)
+            if key in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(key)
+            builtin = normalize(dist_name) == CORE_DISTRIBUTION
+            if not builtin and (disabled or (allow is not None and normalize(dist_name) not in allow)):
+                continue
+            info = PluginInfo(dist_name, version, f"{ep.name} = {ep.value}", builtin=builtin)
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._fail(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", strict)
+                continue
+            self._add(plugin, info, strict=strict)
+
+    def _fail(self, info: PluginInfo, reason: str, strict: bool) -> None:
+        info.error = reason
+        info.components.clear()
+        self._plugins.append(info)
+        message = (
+            f"neuroback plugin from distribution {info.distribution!r} ({info.entry_point}) "
+            f"was skipped: {reason}. Other plugins still work; fix or uninstall it "
+            f"(pip uninstall {info.distribution}), or limit loading with {ENV_ALLOW}=..."
+        )
+        if strict:
+            raise PluginError(message + f" ({ENV_STRICT} is set, so this is an error.)")
+        warnings.warn(message, PluginLoadWarning, stacklevel=4)
+
+    def _add(self, plugin: Any, info: PluginInfo, *, strict: bool) -> bool:
+        """Register one plugin object and call its hooks; all or nothing."""
+        name = f"{info.distribution}:{info.entry_point}"
+        try:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except Exception as exc:
+            self._safe_unregister(plugin)
+            self._fail(info, f"invalid hooks: {exc}", strict)
+            return False
+        staged: list[Component] = []
+        added: list[Component] = []
+        try:
+            for kind in KINDS.values():
+                caller = getattr(self._pm.hook, kind.hook)
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is not plugin:
+                        continue
+                    register = self._make_register(kind, info, staged)
+                    impl.function(*[{"register": register}[a] for a in impl.argnames])
+            for comp in staged:
+                self._table.add(comp)
+                added.append(comp)
+        except Exception as exc:
+            for comp in added:
+                self._table.remove(comp)
+            self._safe_unregister(plugin)
+            self._fail(info, f"a hook raised {type(exc).__name__}: {exc}", strict)
+            return False
+        info.components = staged
+        self._plugins.append(info)
+        return True
+
+    def _safe_unregister(self, plugin: Any) -> None:
+        try:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
+        except Exception:  # pragma: no cover - pluggy state is best effort here
+            pass
+
+    def _make_register(
+        self, kind: Kind, info: PluginInfo, staged: list[Component]
+    ) -> Callable[..., Any]:
+        def register(component: Any, name: str | None = None) -> Any:
+            comp = self._component(component, kind, name, info.distribution, info.version)
+            if any(c.kind == comp.kind and c.name == comp.name for c in staged):
+                raise PluginError(
+                    f"{info.distribution} registers the {kind.singular} name {comp.name!r} twice."
+                )
+            staged.append(comp)
+            return component
+
+        register.__doc__ = f"Register a {kind.singular} of {info.distribution}."
+        return register
+
+    @staticmethod
+    def _component(
+        obj: Any, kind: Kind, name: str | None, distribution: str, version: str
+    ) -> Component:
+        base = kind.base_class()
+        if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
+            raise PluginError(
+                f"{distribution} registered {obj!r} as a {kind.singular}, but it is not a "
+                f"subclass of {base.__module__.split('.')[0]}.{base.__name__}."
+            )
+        if base is None and not callable(obj):
+            raise PluginError(f"{distribution} registered {obj!r} as a metric; it must be callable.")
+        plain = name if name is not None else getattr(obj, "__name__", None)
+        if not isinstance(plain, str) or not plain or ":" in plain or plain != plain.strip():
+            raise PluginError(
+                f"{distribution} registered a {kind.singular} with an invalid name {plain!r}; "
+                f"names are non-empty strings without ':' or surrounding spaces."
+            )
+        return Component(kind.name, plain, obj, distribution, version)
+
+    # -- adding plugins and components at run time ----------------------------
+    def load_plugin(self, plugin: Any, *, distribution: str, version: str = "0") -> PluginInfo:
+        """Register a plugin object (a module or class with hook implementations) now.
+
+        Failures raise :class:`~neuroback.errors.PluginError` (the caller asked for it).
+        """
+        self.ensure_loaded()
+        info = PluginInfo(distribution, version, f"<runtime> {getattr(plugin, '__name__', plugin)!r}")
+        self._add(plugin, info, strict=True)
+        return info
+
+    def register(self, component: Any, *, name: str | None = None, kind: str | None = None) -> Any:
+        """Register one component defined at run time (under distribution ``local``).
+
+        Re-registering the same name replaces the earlier one, so re-running a
+        notebook cell works.
+        """
+        info_kind = KINDS[kind] if kind is not None else kind_of(component)
+        if kind is not None and kind not in KINDS:  # pragma: no cover - KINDS[...] raised first
+            raise ConfigError(f"Unknown kind {kind!r}; expected one of {sorted(KINDS)}.")
+        comp = self._component(component, info_kind, name, RUNTIME_DISTRIBUTION, "0")
+        with self._lock:
+            self._table.add(comp, replace=True)
+            info = next((p for p in self._plugins if p.distribution == RUNTIME_DISTRIBUTION), None)
+            if info is None:
+                info = PluginInfo(RUNTIME_DISTRIBUTION, "0", "neuroback.register()")
+                self._plugins.append(info)
+            info.components = [
+                c for c in info.components if not (c.kind == comp.kind and c.name == comp.name)
+            ] + [comp]
+        return component
+
+    # -- lookups -------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Component:
+        """The component ``name`` (plain or ``distribution:Name``) of ``kind``."""
+        self._check_kind(kind)
+        self.ensure_loaded()
+        return self._table.get(kind, name)
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted plain names registered for ``kind``."""
+        self._check_kind(kind)
+        self.ensure_loaded()
+        return self._table.names(kind)
+
+    def components(self, kind: str | None = None) -> list[Component]:
+        if kind is not None:
+            self._check_kind(kind)
+        self.ensure_loaded()
+        return self._table.components(kind)
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin seen, in load order, failed ones included (with ``error`` set)."""
+        self.ensure_loaded()
+        return list(self._plugins)
+
+    def qualified_name(self, obj: Any) -> str:
+        """``distribution:Name`` of a registered class; raises if it is not registered."""
+        self.ensure_loaded()
+        comp = self._table.find_object(obj)
+        if comp is None:
+            name = getattr(obj, "__qualname__", repr(obj))
+            raise ConfigError(
+                f"{name} is not a registered component, so it cannot be written to a config. "
+                f"Register it with neuroback.register({getattr(obj, '__name__', 'cls')}) or ship "
+                f"it in a plugin."
+            )
+        return comp.qualified_name
+
+    @staticmethod
+    def _check_kind(kind: str) -> None:
+        if kind not in KINDS:
+            raise ConfigError(f"Unknown component kind {kind!r}; expected one of {sorted(KINDS)}.")
+
+
+_default: PluginRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def get_registry() -> PluginRegistry:
+    """The process-wide registry (created on first use; entry points scanned on first lookup)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = PluginRegistry()
+    return _default

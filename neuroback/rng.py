@@ -1,0 +1,49 @@
+"""The default random generator that initializers draw from.
+
+Initial weights are drawn on the host with NumPy's ``Generator`` and then moved
+to the backend, so a seed gives the same initial model on the CPU and the GPU.
+Stochastic layers (Dropout) do *not* use this generator: they draw from the
+``rng`` the caller passes to ``forward`` (the Trainer passes its own, seeded by
+``Trainer(seed=...)``).
+
+>>> import neuroback as nb
+>>> nb.seed(0)
+>>> a = nb.default_rng().normal()
+>>> nb.seed(0)
+>>> a == nb.default_rng().normal()
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["default_rng", "resolve_rng", "seed"]
+
+_default = np.random.default_rng()
+
+
+def seed(n: int) -> None:
+    """Reseed the default generator used by initializers when no ``rng=`` is given."""
+    global _default
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"seed expects a non-negative integer, got {n!r}.")
+    _default = np.random.default_rng(int(n))
+
+
+def default_rng() -> np.random.Generator:
+    """The generator :func:`seed` controls."""
+    return _default
+
+
+def resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """``rng`` as a generator: itself, a new one seeded with it, or the default."""
+    if rng is None:
+        return _default
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}."
+    )

@@ -1,0 +1,124 @@
+r"""Dense (fully connected) layer.
+
+Forward, for a batch :math:`x \in \mathbb R^{m\times n}`, weights
+:math:`W \in \mathbb R^{n\times k}` and bias :math:`b \in \mathbb R^{k}`:
+
+.. math:: y = x W + b
+
+Backward, given :math:`\delta = \partial L/\partial y \in \mathbb R^{m\times k}`:
+
+.. math::
+
+    \frac{\partial L}{\partial W} = x^\top \delta, \qquad
+    \frac{\partial L}{\partial b} = \textstyle\sum_{i} \delta_{i,:}, \qquad
+    \frac{\partial L}{\partial x} = \delta\, W^\top
+
+The weight layout is ``(in_features, out_features)``, as in ``x @ W`` (the
+transpose of ``torch.nn.Linear.weight``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, final
+
+import numpy as np
+
+from neuroback import Array, BackendLike, Backward, Layer
+from neuroback.errors import ShapeError
+from neuroback.rng import resolve_rng
+
+from ._validation import float_dtype, positive_int
+from .initializers import INITIALIZERS, initialize
+
+__all__ = ["Dense"]
+
+
+@final
+class Dense(Layer):
+    """Fully connected layer ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features:
+        Sizes of the input and output feature axes.
+    bias:
+        Whether to learn the bias ``b`` (initialized to zeros).
+    init:
+        Weight initializer: ``"he"`` (default), ``"xavier"``, ``"normal"`` or ``"zeros"``.
+    dtype:
+        Parameter dtype (default ``"float32"``); inputs must match it.
+    rng:
+        A ``numpy.random.Generator`` or seed for the initial weights; default:
+        the generator :func:`neuroback.seed` controls.
+    backend:
+        Where the parameters live (default: the active backend).
+
+    >>> import numpy as np, neuroback as nb
+    >>> layer = nb.layers.Dense(3, 2, rng=0)
+    >>> y, backward = layer.forward(np.ones((4, 3), np.float32), train=True)
+    >>> y.shape, layer.W.shape
+    ((4, 2), (3, 2))
+    >>> backward(np.ones((4, 2), np.float32)).shape
+    (4, 3)
+    >>> layer.b.grad
+    array([4., 4.], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        init: str = "he",
+        dtype: Any = "float32",
+        rng: np.random.Generator | int | None = None,
+        backend: BackendLike = None,
+    ) -> None:
+        super().__init__(backend=backend)
+        self.in_features = positive_int(in_features, "Dense in_features")
+        self.out_features = positive_int(out_features, "Dense out_features")
+        if init not in INITIALIZERS:
+            raise ValueError(
+                f"Dense init must be one of {sorted(INITIALIZERS)}, got {init!r}."
+            )
+        self.init = init
+        self.dtype = float_dtype(dtype)
+        generator = resolve_rng(rng)
+        self.W = self.add_parameter(
+            "W", initialize(init, generator, self.in_features, self.out_features, self.dtype)
+        )
+        self.b = (
+            self.add_parameter("b", np.zeros(self.out_features, dtype=self.dtype)) if bias else None
+        )
+
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        self.check_input(x, ndim=2, features=self.in_features, dtype=self.dtype)
+        W = self.W.value
+        b = self.b
+        y = x @ W
+        if b is not None:
+            y += b.value
+        need_dx = self.needs_input_grad
+
+        def backward(dy: Array) -> Array | None:
+            if dy.shape != y.shape:
+                raise ShapeError(
+                    f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
+                    f"got {tuple(dy.shape)}."
+                )
+            self.W.accumulate(x.T @ dy)
+            if b is not None:
+                b.accumulate(dy.sum(axis=0))
+            return dy @ W.T if need_dx else None
+
+        return y, backward
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.b is not None,
+            "init": self.init,
+            "dtype": self.dtype.name,
+        }

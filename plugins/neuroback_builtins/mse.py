@@ -1,0 +1,53 @@
+r"""Mean squared error.
+
+For a prediction :math:`\hat y` and target :math:`y` with :math:`N` elements
+in all (batch times outputs):
+
+.. math::
+
+    L = \frac1N \sum_{j} (\hat y_j - y_j)^2, \qquad
+    \frac{\partial L}{\partial \hat y} = \frac{2}{N} (\hat y - y)
+
+This is the seed tutorial's ``np.mean((a2 - y)**2)``. Note the factor
+:math:`2/N`: the tutorial's ``dz2 = a2 - y`` is *not* this gradient (it is the
+gradient of cross-entropy through a sigmoid output).
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+from neuroback import Array, Loss
+from neuroback.errors import ShapeError
+
+__all__ = ["MSE"]
+
+
+@final
+class MSE(Loss):
+    """Mean squared error over all elements.
+
+    >>> import numpy as np, neuroback as nb
+    >>> value, grad = nb.losses.MSE().forward(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+    >>> float(value), grad
+    (2.5, array([[1., 2.]]))
+    """
+
+    def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
+        backend = self.backend
+        backend.check_native(pred, "MSE (prediction)")
+        backend.check_native(target, "MSE (target)")
+        if pred.shape != target.shape:
+            raise ShapeError(
+                f"MSE needs prediction and target of the same shape, got {tuple(pred.shape)} and "
+                f"{tuple(target.shape)}. "
+                + (
+                    "Reshape the target with y.reshape(-1, 1)."
+                    if target.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1
+                    else "Check the model's output size against the targets."
+                )
+            )
+        diff = pred - target.astype(pred.dtype, copy=False)
+        value = backend.xp.asarray(backend.xp.mean(diff * diff))
+        diff *= 2.0 / diff.size
+        return value, diff
