@@ -38,7 +38,12 @@ def main(steps: int = 2000, seed: int = 0) -> float:
         if step == 1 or step % 200 == 0:
             print(f"step {step:5d}  loss {loss:.6f}")
 
-    print("predictions:", np.round(model(x).ravel(), 3).tolist(), "targets:", y.ravel().tolist())
+    print(
+        "predictions:",
+        [round(float(v), 3) for v in model(x).ravel()],
+        "targets:",
+        y.ravel().tolist(),
+    )
     return loss
 
 

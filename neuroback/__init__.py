@@ -15,7 +15,15 @@ from importlib.metadata import version as _dist_version
 from typing import Any
 
 from . import callbacks, errors, layers, losses, metrics, optimizers, transforms
-from .backend import Array, Backend, BackendLike, available_backends, get_backend, register_backend, use_backend
+from .backend import (
+    Array,
+    Backend,
+    BackendLike,
+    available_backends,
+    get_backend,
+    register_backend,
+    use_backend,
+)
 from .callback import Callback
 from .config import build, to_spec
 from .layer import Backward, Layer

@@ -43,7 +43,8 @@ def build(kind: str, spec: str | Mapping[str, Any]) -> Any:
     unknown = set(spec) - {"type", "config"}
     if unknown:
         raise ConfigError(
-            f"Unexpected keys {sorted(unknown)} in spec {dict(spec)!r}; put arguments under 'config'."
+            f"Unexpected keys {sorted(unknown)} in spec {dict(spec)!r}; "
+            "put arguments under 'config'."
         )
     cls = get_registry().get(kind, spec["type"]).obj
     config = spec.get("config") or {}

@@ -4,7 +4,8 @@
 
     y = f(x;\\theta), \\qquad
     \\frac{\\partial L}{\\partial x} = J_f(x)^\\top \\frac{\\partial L}{\\partial y}, \\qquad
-    \\frac{\\partial L}{\\partial \\theta} \\mathrel{+}= J_\\theta(x)^\\top \\frac{\\partial L}{\\partial y}
+    \\frac{\\partial L}{\\partial \\theta} \\mathrel{+}=
+    J_\\theta(x)^\\top \\frac{\\partial L}{\\partial y}
 
 ``forward(x, train=..., rng=...)`` returns ``(y, backward)``. ``backward`` is a
 closure over exactly what this call saved, so a layer can run twice before
@@ -51,9 +52,7 @@ class Layer(ABC):
 
     # -- the two methods a layer author writes -------------------------------
     @abstractmethod
-    def forward(
-        self, x: Array, *, train: bool, rng: Any = None
-    ) -> tuple[Array, Backward]:
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         """Compute ``y`` and return it with the closure that back-propagates through this call.
 
         ``train`` selects training behaviour (batch statistics, dropout);
@@ -137,9 +136,7 @@ class Layer(ABC):
         current = self.named_state()
         unknown = sorted(set(state) - set(current))
         if unknown:
-            raise KeyError(
-                f"Unknown state entries {unknown}; this model has {sorted(current)}."
-            )
+            raise KeyError(f"Unknown state entries {unknown}; this model has {sorted(current)}.")
         for name, value in state.items():
             target = current[name]
             arr = self._backend.asarray(value)
@@ -175,8 +172,7 @@ class Layer(ABC):
         ]
         if not matched:
             raise KeyError(
-                f"No parameter name matches {pattern!r}; names are "
-                f"{list(self.named_parameters())}."
+                f"No parameter name matches {pattern!r}; names are {list(self.named_parameters())}."
             )
         for param in matched:
             param.trainable = flag
@@ -256,10 +252,10 @@ class Layer(ABC):
 
         >>> import neuroback as nb
         >>> print(nb.Sequential(nb.layers.Dense(2, 3), nb.layers.ReLU()).summary())
-        name  layer                                                   params
-        ----  ------------------------------------------------------  ------
-        0     Dense(in_features=2, out_features=3, bias=True, ...)         9
-        1     ReLU()                                                       0
+        name  layer                                                 params
+        ----  ----------------------------------------------------  ------
+        0     Dense(in_features=2, out_features=3, bias=True, ...)       9
+        1     ReLU()                                                     0
         Total parameters: 9 (trainable: 9)
         """
         rows: list[tuple[str, str, str]] = []

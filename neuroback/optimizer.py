@@ -108,7 +108,8 @@ class Optimizer(ABC):
                 raise TypeError(f"bind() needs Parameter values; entries {bad} are not Parameters.")
         else:
             raise TypeError(
-                f"bind() takes a Layer or a mapping of name to Parameter, got {type(model).__name__}."
+                "bind() takes a Layer or a mapping of name to Parameter, "
+                f"got {type(model).__name__}."
             )
         if not params:
             raise ValueError(

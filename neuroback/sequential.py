@@ -35,7 +35,8 @@ class Sequential(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Sequential takes Layer objects; item {i} is {type(layer).__name__}: "
-                    f"{layer!r}. Did you pass the class instead of an instance (Dense vs Dense(...))?"
+                    f"{layer!r}. Did you pass the class instead of an instance "
+                    "(Dense vs Dense(...))?"
                 )
         if backend is None and layers:
             backend = layers[0].backend
@@ -103,5 +104,7 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         if not self._layers:
             return "Sequential()"
-        inner = "\n".join(f"  ({i}): {layer!r}".replace("\n", "\n  ") for i, layer in enumerate(self._layers))
+        inner = "\n".join(
+            f"  ({i}): {layer!r}".replace("\n", "\n  ") for i, layer in enumerate(self._layers)
+        )
         return f"Sequential(\n{inner}\n)"

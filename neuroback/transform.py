@@ -29,9 +29,7 @@ class GradientTransform(ABC):
         """Return this transform's initial state (``None`` for a stateless transform)."""
 
     @abstractmethod
-    def update(
-        self, grads: Tree, state: Any, params: Mapping[str, Array]
-    ) -> tuple[Tree, Any]:
+    def update(self, grads: Tree, state: Any, params: Mapping[str, Array]) -> tuple[Tree, Any]:
         """Return the transformed gradients and the new state."""
 
     def config(self) -> dict[str, Any]:

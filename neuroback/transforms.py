@@ -1,4 +1,4 @@
-"""Gradient transforms registered by plugins, as attributes: ``neuroback.transforms.ClipByGlobalNorm``.
+"""Gradient transforms registered by plugins: ``neuroback.transforms.ClipByGlobalNorm``.
 
 Every installed plugin's transforms appear here (``dir(neuroback.transforms)`` lists
 them); ``get("distribution:Name")`` resolves a qualified name. Nothing is

@@ -74,7 +74,7 @@ class Backend(ABC):
         """A fresh random generator living on this backend (for dropout masks and the like)."""
         return self.xp.random.default_rng(seed)
 
-    def synchronize(self) -> None:
+    def synchronize(self) -> None:  # noqa: B027 - deliberately a no-op on the CPU
         """Wait until queued device work has finished (a no-op on the CPU)."""
 
     # -- fused kernels (override for speed; semantics are fixed here) --------

@@ -33,7 +33,9 @@ def _import_cupy() -> Any:
             "Check the NVIDIA driver with nvidia-smi, or use backend='numpy'."
         ) from exc
     if count < 1:
-        raise BackendError("CuPy is installed but sees no GPU. Use backend='numpy' on this machine.")
+        raise BackendError(
+            "CuPy is installed but sees no GPU. Use backend='numpy' on this machine."
+        )
     return cupy
 
 

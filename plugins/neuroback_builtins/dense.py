@@ -79,9 +79,7 @@ class Dense(Layer):
         self.in_features = positive_int(in_features, "Dense in_features")
         self.out_features = positive_int(out_features, "Dense out_features")
         if init not in INITIALIZERS:
-            raise ValueError(
-                f"Dense init must be one of {sorted(INITIALIZERS)}, got {init!r}."
-            )
+            raise ValueError(f"Dense init must be one of {sorted(INITIALIZERS)}, got {init!r}.")
         self.init = init
         self.dtype = float_dtype(dtype)
         generator = resolve_rng(rng)

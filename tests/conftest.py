@@ -1,0 +1,33 @@
+"""Shared fixtures: the PyTorch oracle gate."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import pytest
+
+REQUIRE_ORACLE = os.environ.get("NEUROBACK_REQUIRE_ORACLE", "").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+}
+
+
+@pytest.fixture(scope="session")
+def torch() -> Any:
+    """PyTorch (CPU, float64) as a numerical oracle.
+
+    Skips with a visible reason when torch is absent, unless NEUROBACK_REQUIRE_ORACLE=1
+    (set by CI), which turns the skip into a failure.
+    """
+    try:
+        module = importlib.import_module("torch")
+    except ImportError as exc:
+        message = f"PyTorch oracle unavailable ({exc}); install it with: pip install torch==2.13.0"
+        if REQUIRE_ORACLE:
+            pytest.fail(message + " (NEUROBACK_REQUIRE_ORACLE=1 forbids skipping)")
+        pytest.skip(message)
+    module.set_default_dtype(module.float64)
+    return module
