@@ -29,6 +29,7 @@ for _var in _THREAD_VARS:
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -36,7 +37,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from contextlib import nullcontext  # noqa: E402
+from contextlib import nullcontext, suppress  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -54,7 +55,6 @@ except ImportError:  # pragma: no cover - optional dependency
 import neuroback as nb  # noqa: E402
 
 LR = 0.01
-DTYPE = np.float32
 
 
 # =====================================================================================
@@ -67,7 +67,7 @@ def build_neuroback(sizes: list[int], seed: int) -> tuple[nb.Sequential, nb.Loss
     """The network through neuroback's public API, initial weights drawn from ``seed``."""
     nb.seed(seed)
     layers: list[nb.Layer] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nb.layers.Dense(n_in, n_out, dtype="float32"))
         if i < len(sizes) - 2:
             layers.append(nb.layers.ReLU())
@@ -93,9 +93,7 @@ def initial_weights(model: nb.Sequential) -> list[tuple[np.ndarray, np.ndarray]]
     """(W, b) copies per Dense layer, W in neuroback's (in, out) layout."""
     params = model.named_parameters()
     dense_names = sorted({name.split(".")[0] for name in params}, key=int)
-    return [
-        (params[f"{i}.W"].value.copy(), params[f"{i}.b"].value.copy()) for i in dense_names
-    ]
+    return [(params[f"{i}.W"].value.copy(), params[f"{i}.b"].value.copy()) for i in dense_names]
 
 
 class NumpyMLP:
@@ -197,14 +195,21 @@ def blas_info() -> dict[str, Any]:
         cfg = np.show_config(mode="dicts")
         blas = cfg.get("Build Dependencies", {}).get("blas", {})
         info["numpy_build_blas"] = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:  # informational only
         info["numpy_build_blas"] = "unknown"
     if threadpoolctl is not None:
         info["threadpools"] = [
             {
                 k: p.get(k)
-                for k in ("user_api", "internal_api", "version", "num_threads", "architecture",
-                          "threading_layer", "prefix")
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "architecture",
+                    "threading_layer",
+                    "prefix",
+                )
                 if p.get(k) is not None
             }
             for p in threadpoolctl.threadpool_info()
@@ -236,22 +241,29 @@ def machine_info() -> dict[str, Any]:
 
 def print_machine(info: dict[str, Any]) -> None:
     print(f"machine  : {info['platform']} | {info['cpu']} | {info['cpu_count']} logical CPUs")
-    print(f"python   : {info['python']}  numpy {info['numpy']}  neuroback {info['neuroback']}  "
-          f"torch {info['torch'] or 'not installed'}")
+    print(
+        f"python   : {info['python']}  numpy {info['numpy']}  neuroback {info['neuroback']}  "
+        f"torch {info['torch'] or 'not installed'}"
+    )
     env = ", ".join(f"{k}={v}" for k, v in info["thread_env"].items())
     preset = info["thread_env_preset_by_caller"]
     print(f"threads  : {env}" + (f"  (preset by caller: {sorted(preset)})" if preset else ""))
     print(f"BLAS     : numpy built with {info['numpy_build_blas']}")
     for p in info.get("threadpools", []):
-        print(f"           loaded: {p.get('user_api')}/{p.get('internal_api')} {p.get('version', '')} "
-              f"num_threads={p.get('num_threads')} arch={p.get('architecture', '-')} "
-              f"[{os.path.basename(str(p.get('prefix', '')))}]")
+        api = f"{p.get('user_api')}/{p.get('internal_api')}"
+        print(
+            f"           loaded: {api} {p.get('version', '')} "
+            f"num_threads={p.get('num_threads')} arch={p.get('architecture', '-')} "
+            f"[{os.path.basename(str(p.get('prefix', '')))}]"
+        )
     if "threadpools" not in info:
         print("           (install threadpoolctl to see the loaded BLAS and its thread count)")
     if info["torch"]:
-        print(f"torch    : num_threads={info['torch_num_threads']} "
-              f"interop={info['torch_num_interop_threads']} mkl={info['torch_mkl']} "
-              f"mkldnn={info['torch_mkldnn']}")
+        print(
+            f"torch    : num_threads={info['torch_num_threads']} "
+            f"interop={info['torch_num_interop_threads']} mkl={info['torch_mkl']} "
+            f"mkldnn={info['torch_mkldnn']}"
+        )
 
 
 # =====================================================================================
@@ -277,11 +289,15 @@ def verify(sizes: list[int], x: np.ndarray, y: np.ndarray, seed: int, steps: int
         out["loss"].append({"neuroback": l_nb, "numpy": l_np, "torch": l_t})
 
     nb_w = initial_weights(model)  # (now updated) weights, copied
-    def maxdiff(pairs_a: list, pairs_b: list) -> float:
-        return max(float(np.max(np.abs(a - b))) for pa, pb in zip(pairs_a, pairs_b)
-                   for a, b in zip(pa, pb))
 
-    np_w = list(zip(ref.W, ref.b))
+    def maxdiff(pairs_a: list, pairs_b: list) -> float:
+        return max(
+            float(np.max(np.abs(a - b)))
+            for pa, pb in zip(pairs_a, pairs_b, strict=True)
+            for a, b in zip(pa, pb, strict=True)
+        )
+
+    np_w = list(zip(ref.W, ref.b, strict=True))
     out["neuroback_vs_numpy"] = {
         "loss_max_abs_diff": max(abs(r["neuroback"] - r["numpy"]) for r in out["loss"]),
         "weights_max_abs_diff": maxdiff(nb_w, np_w),
@@ -330,6 +346,56 @@ def peak_traced_bytes(step: Callable, x: Any, y: Any) -> int:
     return peak - before
 
 
+def time_interleaved(
+    impls: dict[str, tuple[Callable, Any, Any]],
+    warmup: int,
+    rounds: int,
+    repeats: int,
+    contexts: dict[str, Callable[[], Any]] | None = None,
+) -> tuple[dict[str, list[float]], float]:
+    """Single-step times in seconds per implementation, and the total wall time.
+
+    Every implementation first runs ``warmup`` untimed steps. Then, ``rounds`` times,
+    each runs ``repeats`` individually timed steps; the order rotates every round so
+    that none is always first (or always right after another). The cyclic garbage
+    collector is frozen/disabled while timing, for all implementations alike.
+    ``contexts`` optionally maps a name to a context-manager factory entered around
+    each of that implementation's blocks (used by profile_step.py's ablations).
+    """
+    contexts = contexts or {}
+    for name, (fn, xx, yy) in impls.items():
+        with contexts.get(name, nullcontext)():
+            for _ in range(warmup):
+                fn(xx, yy)
+    names = list(impls)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    clock = time.perf_counter
+    gc.collect()
+    gc.freeze()  # long-lived objects (torch, models) leave the collector's generations
+    gc_was_enabled = gc.isenabled()
+    t_start = clock()
+    try:
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                fn, xx, yy = impls[name]
+                out = samples[name]
+                gc.collect()  # cheap after freeze(); clears the previous block's garbage
+                gc.disable()
+                with contexts.get(name, nullcontext)():
+                    for _ in range(repeats):
+                        t0 = clock()
+                        fn(xx, yy)
+                        out.append(clock() - t0)
+                if gc_was_enabled:
+                    gc.enable()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        gc.unfreeze()
+    return samples, clock() - t_start
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s) for s in args.sizes.split(",")]
     if len(sizes) < 2 or any(s <= 0 for s in sizes):
@@ -337,21 +403,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     limiter = (
         threadpoolctl.threadpool_limits(limits=1, user_api="blas")
-        if threadpoolctl is not None else nullcontext()
+        if threadpoolctl is not None
+        else nullcontext()
     )
     if torch is not None:
         torch.set_num_threads(1)
-        try:
+        with suppress(RuntimeError):  # only settable once, before any parallel work
             torch.set_num_interop_threads(1)
-        except RuntimeError:  # only settable once, before any parallel work
-            pass
 
     with limiter:
         info = machine_info()
         print_machine(info)
         arch = "-".join(map(str, sizes))
-        print(f"workload : MLP {arch} (Dense-ReLU-...-Dense), batch {args.batch}, float32, "
-              f"MSE, SGD lr={LR} momentum=0, one step incl. zero_grad")
+        print(
+            f"workload : MLP {arch} (Dense-ReLU-...-Dense), batch {args.batch}, float32, "
+            f"MSE, SGD lr={LR} momentum=0, one step incl. zero_grad"
+        )
 
         data_rng = np.random.default_rng(args.seed)
         x = data_rng.standard_normal((args.batch, sizes[0]), dtype=np.float32)
@@ -361,13 +428,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check = verify(sizes, x, y, args.seed, steps=args.check_steps)
         d = check["neuroback_vs_numpy"]
         print(f"\ncheck    : {args.check_steps} step(s) from identical initial weights")
-        print(f"  neuroback vs numpy : max|dloss| = {d['loss_max_abs_diff']:.3g}, "
-              f"max|dW,db| = {d['weights_max_abs_diff']:.3g}  "
-              f"(weights moved by up to {check['weights_max_abs_change']:.3g})")
+        print(
+            f"  neuroback vs numpy : max|dloss| = {d['loss_max_abs_diff']:.3g}, "
+            f"max|dW,db| = {d['weights_max_abs_diff']:.3g}  "
+            f"(weights moved by up to {check['weights_max_abs_change']:.3g})"
+        )
         if "neuroback_vs_torch" in check:
             d = check["neuroback_vs_torch"]
-            print(f"  neuroback vs torch : max|dloss| = {d['loss_max_abs_diff']:.3g}, "
-                  f"max|dW,db| = {d['weights_max_abs_diff']:.3g}  (different kernels: ~1e-6 expected)")
+            print(
+                f"  neuroback vs torch : max|dloss| = {d['loss_max_abs_diff']:.3g}, "
+                f"max|dW,db| = {d['weights_max_abs_diff']:.3g}  (other kernels: ~1e-6 expected)"
+            )
         tol = 1e-4
         if check["neuroback_vs_numpy"]["weights_max_abs_diff"] > tol:
             raise SystemExit(
@@ -386,78 +457,69 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             impls["torch"] = (build_torch(weights), torch.from_numpy(x), torch.from_numpy(y))
 
         # ---- peak memory (numpy-based only; torch's allocator is invisible to it) -
-        mem = {name: peak_traced_bytes(fn, xx, yy) for name, (fn, xx, yy) in impls.items()
-               if name != "torch"}
+        mem = {
+            name: peak_traced_bytes(fn, xx, yy)
+            for name, (fn, xx, yy) in impls.items()
+            if name != "torch"
+        }
 
-        # ---- warm-up ----------------------------------------------------------------
-        for fn, xx, yy in impls.values():
-            for _ in range(args.warmup):
-                fn(xx, yy)
-
-        # ---- timed rounds, interleaved; the order rotates every round --------------
-        names = list(impls)
-        samples: dict[str, list[float]] = {n: [] for n in names}
-        clock = time.perf_counter
-        gc_was_enabled = gc.isenabled()
-        t_start = clock()
-        try:
-            for r in range(args.rounds):
-                order = names[r % len(names):] + names[: r % len(names)]
-                for name in order:
-                    fn, xx, yy = impls[name]
-                    out = samples[name]
-                    gc.collect()
-                    gc.disable()
-                    for _ in range(args.repeats):
-                        t0 = clock()
-                        fn(xx, yy)
-                        out.append(clock() - t0)
-                    if gc_was_enabled:
-                        gc.enable()
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        elapsed = clock() - t_start
+        samples, elapsed = time_interleaved(impls, args.warmup, args.rounds, args.repeats)
 
     stats = {name: summarize(s) for name, s in samples.items()}
     ratios: dict[str, float] = {}
     for other in ("numpy", "torch"):
         if other in stats:
-            ratios[f"neuroback/{other}"] = stats["neuroback"]["median_ms"] / stats[other]["median_ms"]
+            ratio = stats["neuroback"]["median_ms"] / stats[other]["median_ms"]
+            ratios[f"neuroback/{other}"] = ratio
     if "torch" in stats:
         ratios["numpy/torch"] = stats["numpy"]["median_ms"] / stats["torch"]["median_ms"]
 
-    print(f"\ntiming   : {args.warmup} warm-up steps each, then {args.rounds} rounds x "
-          f"{args.repeats} steps each, interleaved ({elapsed:.1f} s)")
-    print(f"  {'implementation':<16}{'median ms':>10}{'IQR ms':>17}{'min ms':>9}"
-          f"{'peak alloc/step':>18}")
+    print(
+        f"\ntiming   : {args.warmup} warm-up steps each, then {args.rounds} rounds x "
+        f"{args.repeats} steps each, interleaved ({elapsed:.1f} s)"
+    )
+    print(
+        f"  {'implementation':<16}{'median ms':>10}{'IQR ms':>17}{'min ms':>9}"
+        f"{'peak alloc/step':>18}"
+    )
     for name, s in stats.items():
         m = f"{mem[name] / 2**20:.2f} MiB" if name in mem else "n/a"
-        print(f"  {name:<16}{s['median_ms']:>10.3f}   [{s['q1_ms']:.3f}, {s['q3_ms']:.3f}]"
-              f"{s['min_ms']:>9.3f}{m:>18}")
+        print(
+            f"  {name:<16}{s['median_ms']:>10.3f}   [{s['q1_ms']:.3f}, {s['q3_ms']:.3f}]"
+            f"{s['min_ms']:>9.3f}{m:>18}"
+        )
     if torch is None:
         print(f"  {'torch':<16}{'missing (not importable)':>28}")
     elif args.no_torch:
         print(f"  {'torch':<16}{'skipped (--no-torch)':>28}")
-    print("  (IQR = 25th..75th percentile of single-step times; peak alloc = tracemalloc peak of "
-          "NumPy/Python allocations during one step)")
-    print("ratios   : " + "   ".join(f"{k} = {v:.2f}x" for k, v in ratios.items())
-          + "   (of medians; >1 means the first is slower)")
+    print(
+        "  (IQR = 25th..75th percentile of single-step times; peak alloc = tracemalloc peak of "
+        "NumPy/Python allocations during one step)"
+    )
+    shown = [f"{k} = {v:.2f}x" for k, v in ratios.items()]
+    if "torch" not in stats:
+        shown.append("neuroback/torch = n/a")
+    print("ratios   : " + "   ".join(shown) + "   (of medians; >1 means the first is slower)")
 
     return {
         "machine": info,
         "config": {
-            "sizes": sizes, "batch": args.batch, "dtype": "float32", "lr": LR,
-            "warmup": args.warmup, "rounds": args.rounds, "repeats": args.repeats,
-            "seed": args.seed, "gc_disabled_while_timing": True,
+            "sizes": sizes,
+            "batch": args.batch,
+            "dtype": "float32",
+            "lr": LR,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "repeats": args.repeats,
+            "seed": args.seed,
+            "gc_disabled_while_timing": True,
         },
         "check": check,
         "results": stats,
         "ratios": ratios,
         "peak_alloc_bytes_tracemalloc": mem,
         "torch": "measured" if "torch" in stats else ("missing" if torch is None else "skipped"),
-        "samples_ms": {n: [v * 1e3 for v in s] for n, s in samples.items()}
-        if args.raw else None,
+        "samples_ms": {n: [v * 1e3 for v in s] for n, s in samples.items()} if args.raw else None,
     }
 
 
@@ -466,19 +528,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Time one MLP training step: neuroback vs hand-written NumPy vs PyTorch "
         "(single thread, interleaved rounds, median and IQR).",
     )
-    p.add_argument("--sizes", default="784,256,256,10",
-                   help="layer widths, comma-separated (default: 784,256,256,10)")
+    p.add_argument(
+        "--sizes",
+        default="784,256,256,10",
+        help="layer widths, comma-separated (default: 784,256,256,10)",
+    )
     p.add_argument("--batch", type=int, default=128, help="batch size (default: 128)")
-    p.add_argument("--rounds", type=int, default=20,
-                   help="interleaved rounds; every implementation runs once per round (default: 20)")
-    p.add_argument("--repeats", type=int, default=25,
-                   help="timed steps per implementation per round (default: 25)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=30,
+        help="interleaved rounds; each implementation runs once per round (default: 30)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=30,
+        help="timed steps per implementation per round (default: 30)",
+    )
     p.add_argument("--warmup", type=int, default=20, help="untimed steps each first (default: 20)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and data (default: 0)")
-    p.add_argument("--check-steps", type=int, default=3,
-                   help="steps compared between neuroback and NumPy before timing (default: 3)")
+    p.add_argument(
+        "--check-steps",
+        type=int,
+        default=3,
+        help="steps compared between neuroback and NumPy before timing (default: 3)",
+    )
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    p.add_argument("--json", metavar="PATH", help="also write the results (and machine info) as JSON")
+    p.add_argument("--json", metavar="PATH", help="also write results and machine info as JSON")
     p.add_argument("--raw", action="store_true", help="include every single-step time in the JSON")
     args = p.parse_args(argv)
     for name in ("batch", "rounds", "repeats"):

@@ -6,6 +6,7 @@ by the browser. Build with ``sphinx-build -W -b html docs docs/_build/html``.
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
@@ -31,6 +32,9 @@ templates_path: list[str] = []
 
 # -- autodoc ------------------------------------------------------------------
 autodoc_member_order = "bysource"
+# Signatures without annotations: the library's array aliases (``Array = Any``)
+# would otherwise render as ``Any`` or as unresolved alias objects, and the
+# docstrings already say what each argument is.
 autodoc_typehints = "none"
 autodoc_default_options = {
     "members": True,
@@ -42,6 +46,58 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 
 nitpicky = False
+
+
+# -- docstring fix-ups (rendering only; the library's docstrings stay as written) --
+_SECTION_RULE = re.compile(r"^-{3,}\s*$")
+_FIELD_SECTIONS = {"parameters", "other parameters", "returns", "yields", "raises", "attributes"}
+
+
+def _doctest_after_field_section(app, what, name, obj, options, lines):
+    """Give a doctest that directly follows a NumPy-style ``Parameters`` section its own
+    ``Examples`` heading, so napoleon does not read the doctest as more parameters."""
+    section = None
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i + 1 < len(lines) and line.strip() and _SECTION_RULE.match(lines[i + 1]):
+            section = line.strip().lower()
+        elif (
+            section in _FIELD_SECTIONS
+            and line.startswith(">>>")
+            and (not out or not out[-1].strip())
+        ):
+            out += ["Examples", "--------"]
+            section = "examples"
+        out.append(line)
+    lines[:] = out
+
+
+def _restore_attribute_colon(app, what, name, obj, options, lines):
+    """napoleon reads ``"Summary: more text"`` in an attribute or property docstring as
+    ``"type: description"``; put such a sentence back together."""
+    if what not in {"attribute", "property", "data"}:
+        return
+    filled = [j for j, line in enumerate(lines) if line.strip()]
+    if not filled or not lines[filled[-1]].startswith(":type: "):
+        return
+    phrase = lines[filled[-1]][len(":type: ") :]
+    if " " not in phrase or "[" in phrase or not (phrase[:1].isupper() or phrase[:2] == "``"):
+        return  # a real type such as ``dict[str, int]``
+    body = list(lines[: filled[-1]])
+    while body and not body[-1].strip():
+        body.pop()
+    first = next((j for j, line in enumerate(body) if line.strip()), None)
+    if first is None:
+        return
+    body[first] = f"{phrase}: {body[first].lstrip()}"
+    lines[:] = body
+
+
+def setup(app):
+    # napoleon converts docstrings at the default priority (500): fix before and after it.
+    app.connect("autodoc-process-docstring", _doctest_after_field_section, priority=400)
+    app.connect("autodoc-process-docstring", _restore_attribute_colon, priority=600)
+
 
 # -- HTML ---------------------------------------------------------------------
 html_theme = "alabaster"

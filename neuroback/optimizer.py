@@ -5,10 +5,23 @@ it), then :meth:`Optimizer.bind` attaches a model's named parameters. Each
 :meth:`~Optimizer.step` runs the user's gradient transforms on the raw
 gradients, in order, and then the optimizer's own update rule. The Trainer
 calls :meth:`~Optimizer.zero_grad`; ``step`` does not.
+
+**Parameter groups** give some parameters other hyperparameters, selected by
+dotted-name patterns (``fnmatch``); each parameter takes the first group that
+matches it, the rest use the optimizer's own values::
+
+    Adam(lr=1e-3, weight_decay=1e-4, groups=[
+        {"params": ["*.b", "*.gamma", "*.beta"], "weight_decay": 0.0},
+        {"params": "0.*", "lr_scale": 0.1},   # the first layer learns 10x slower
+    ])
+
+A group scales the learning rate with ``lr_scale`` rather than fixing its own
+``lr``, so a schedule that changes :attr:`Optimizer.lr` moves every group.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,10 +53,18 @@ class Optimizer(ABC):
     state such as momentum buffers) and :meth:`update` (the rule, in place).
     """
 
-    def __init__(self, *, lr: float, transforms: Iterable[GradientTransform] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        lr: float,
+        transforms: Iterable[GradientTransform] = (),
+        groups: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self._lr = _check_lr(lr)
         self.transforms: tuple[GradientTransform, ...] = tuple(transforms)
         self._chain = chain(*self.transforms)
+        self.groups: tuple[dict[str, Any], ...] = tuple(_check_group(g) for g in groups)
+        self._group_of: dict[str, int] = {}  # parameter name -> group index (-1: defaults)
         self._params: dict[str, Parameter] = {}
         self._slots: dict[str, dict[str, Array]] = {}
         self._transform_state: Any = None
@@ -61,8 +82,20 @@ class Optimizer(ABC):
         """Per-parameter state (e.g. ``{"velocity": zeros}``), on the parameter's backend."""
 
     @abstractmethod
-    def update(self, value: Array, grad: Array, slots: dict[str, Array], *, step: int) -> None:
-        """Apply the update rule to ``value`` in place; ``step`` counts from 1."""
+    def update(
+        self,
+        value: Array,
+        grad: Array,
+        slots: dict[str, Array],
+        *,
+        step: int,
+        hp: Mapping[str, Any],
+    ) -> None:
+        """Apply the update rule to ``value`` in place.
+
+        ``step`` counts from 1; ``hp`` holds the hyperparameters in force for
+        this parameter (its group's overrides applied, ``lr`` already scaled).
+        """
 
     # -- hyperparameters -----------------------------------------------------
     @property
@@ -81,6 +114,8 @@ class Optimizer(ABC):
         out = dict(self.hyperparameters())
         if self.transforms:
             out["transforms"] = [to_spec(t) for t in self.transforms]
+        if self.groups:
+            out["groups"] = [dict(g) for g in self.groups]
         return out
 
     @classmethod
@@ -121,12 +156,61 @@ class Optimizer(ABC):
                 f"Parameters live on several backends {sorted(backends)}; move the model to one "
                 f"with model.to(...) before binding."
             )
+        self._group_of = self._assign_groups(params)
         self._params = params
         self._backend = next(iter(params.values())).backend
         self._slots = {name: self.init_slots(p) for name, p in params.items()}
         self._transform_state = self._chain.init({n: p.value for n, p in params.items()})
         self.step_count = 0
         return self
+
+    def _assign_groups(self, params: Mapping[str, Parameter]) -> dict[str, int]:
+        known = set(self.hyperparameters()) - {"lr"}
+        for i, group in enumerate(self.groups):
+            unknown = set(group) - known - {"params", "lr_scale"}
+            if unknown:
+                hint = " (use lr_scale, a multiple of the optimizer's lr)" if "lr" in unknown else ""
+                raise ValueError(
+                    f"Parameter group {i} sets {sorted(unknown)}, which {type(self).__name__} "
+                    f"does not have{hint}. Allowed: {sorted(known | {'lr_scale'})}."
+                )
+        assignment: dict[str, int] = {}
+        used = [False] * len(self.groups)
+        for name in params:
+            assignment[name] = -1
+            for i, group in enumerate(self.groups):
+                if any(fnmatch.fnmatchcase(name, pat) for pat in group["params"]):
+                    assignment[name] = i
+                    used[i] = True
+                    break
+        for i, was_used in enumerate(used):
+            if not was_used:
+                raise ValueError(
+                    f"Parameter group {i} (params={self.groups[i]['params']}) matches no "
+                    f"parameter that an earlier group did not take. Names are {list(params)}."
+                )
+        return assignment
+
+    def _group_hyperparameters(self) -> list[dict[str, Any]]:
+        """Hyperparameters for each group, then the defaults last (index -1)."""
+        defaults = self.hyperparameters()
+        out = []
+        for group in self.groups:
+            hp = {**defaults, **{k: v for k, v in group.items() if k not in ("params", "lr_scale")}}
+            hp["lr"] = defaults["lr"] * float(group.get("lr_scale", 1.0))
+            out.append(hp)
+        out.append(defaults)
+        return out
+
+    def param_hyperparameters(self, name: str) -> dict[str, Any]:
+        """The hyperparameters in force for the bound parameter ``name`` (groups applied)."""
+        self._require_bound("param_hyperparameters")
+        return self._group_hyperparameters()[self._group_of[name]]
+
+    @property
+    def transform_state(self) -> Any:
+        """The state of the gradient-transform chain (a tuple, one entry per transform)."""
+        return self._transform_state
 
     @property
     def backend(self) -> Backend:
@@ -159,8 +243,16 @@ class Optimizer(ABC):
             values = {n: p.value for n, p in active.items()}
             grads, self._transform_state = self._chain.update(grads, self._transform_state, values)
         self.step_count += 1
+        per_group = self._group_hyperparameters()
+        group_of = self._group_of
         for name, param in active.items():
-            self.update(param.value, grads[name], self._slots[name], step=self.step_count)
+            self.update(
+                param.value,
+                grads[name],
+                self._slots[name],
+                step=self.step_count,
+                hp=per_group[group_of[name]],
+            )
 
     def zero_grad(self) -> None:
         """Clear the gradients of every bound parameter."""
@@ -224,7 +316,31 @@ class Optimizer(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         if self.transforms:
             args += f", transforms={list(self.transforms)!r}"
+        if self.groups:
+            args += f", groups={list(self.groups)!r}"
         return f"{type(self).__name__}({args})"
+
+
+def _check_group(group: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(group, Mapping) or "params" not in group:
+        raise ValueError(
+            f"A parameter group is a mapping with a 'params' pattern (or list of patterns) and "
+            f"hyperparameter overrides, e.g. {{'params': '*.b', 'weight_decay': 0.0}}; "
+            f"got {group!r}."
+        )
+    out = dict(group)
+    patterns = out["params"]
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise ValueError(f"A group's 'params' must be name patterns, got {out['params']!r}.")
+    out["params"] = list(patterns)
+    if "lr_scale" in out:
+        scale = out["lr_scale"]
+        if isinstance(scale, bool) or not isinstance(scale, int | float) or scale < 0:
+            raise ValueError(f"lr_scale must be a non-negative number, got {scale!r}.")
+        out["lr_scale"] = float(scale)
+    return out
 
 
 def _is_array(x: Any) -> bool:

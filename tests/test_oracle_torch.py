@@ -59,18 +59,8 @@ def test_mse_matches_torch(torch: Any) -> None:
     np.testing.assert_allclose(dpred, tp.grad.numpy(), **TOL)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"momentum": 0.9},
-        {"momentum": 0.9, "nesterov": True},
-        {"momentum": 0.8, "dampening": 0.1, "weight_decay": 0.01},
-        {"weight_decay": 0.05},
-    ],
-    ids=["plain", "momentum", "nesterov", "dampening+wd", "wd"],
-)
-def test_sgd_follows_torch_for_200_steps(torch: Any, options: dict[str, Any]) -> None:
+def _twin_models(torch: Any) -> tuple[nb.Sequential, Any]:
+    """The same 4-8-2 sigmoid network in neuroback and in torch, with equal weights."""
     nb.seed(0)
     model = nb.Sequential(
         nb.layers.Dense(4, 8, dtype="float64"),
@@ -79,18 +69,63 @@ def test_sgd_follows_torch_for_200_steps(torch: Any, options: dict[str, Any]) ->
     )
     tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Sigmoid(), torch.nn.Linear(8, 2))
     with torch.no_grad():
-        for (name, p), tlayer in zip(
-            [(n, p) for n, p in model.named_parameters().items()],
+        for (name, p), tparam in zip(
+            model.named_parameters().items(),
             [tmodel[0].weight, tmodel[0].bias, tmodel[2].weight, tmodel[2].bias],
             strict=True,
         ):
-            tlayer.copy_(torch.tensor(p.value.T if name.endswith("W") else p.value))
-    opt = nb.optimizers.SGD(lr=0.05, **options).bind(model)
-    topt = torch.optim.SGD(tmodel.parameters(), lr=0.05, **options)
+            tparam.copy_(torch.tensor(p.value.T if name.endswith("W") else p.value))
+    return model, tmodel
+
+
+def _patterns(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _torch_groups(tmodel: Any, groups: list[dict[str, Any]], base: dict[str, Any]) -> Any:
+    """torch param groups equivalent to neuroback name-pattern groups on the twin model."""
+    import fnmatch
+
+    names = {"0.W": tmodel[0].weight, "0.b": tmodel[0].bias,
+             "2.W": tmodel[2].weight, "2.b": tmodel[2].bias}
+    buckets: list[list[Any]] = [[] for _ in groups] + [[]]
+    for name, param in names.items():
+        index = next(
+            (i for i, g in enumerate(groups)
+             if any(fnmatch.fnmatchcase(name, pat) for pat in _patterns(g["params"]))),
+            len(groups),
+        )
+        buckets[index].append(param)
+    out = []
+    for group, params in zip([*groups, {}], buckets, strict=True):
+        options = {k: v for k, v in group.items() if k not in ("params", "lr_scale")}
+        options["lr"] = base["lr"] * group.get("lr_scale", 1.0)
+        if "betas" in options:
+            options["betas"] = tuple(options["betas"])
+        if params:
+            out.append({"params": params, **options})
+    return out
+
+
+def _run_trajectory(
+    torch: Any,
+    name: str,
+    options: dict[str, Any],
+    *,
+    clip: float | None = None,
+    groups: list[dict[str, Any]] | None = None,
+    steps: int = 200,
+) -> None:
+    model, tmodel = _twin_models(torch)
+    transforms = [nb.transforms.ClipByGlobalNorm(clip)] if clip else []
+    opt = nb.optimizers.get(name)(**options, transforms=transforms, groups=groups or []).bind(model)
+    torch_cls = getattr(torch.optim, name)
+    topt = torch_cls(_torch_groups(tmodel, groups or [], options), **options)
     rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(32, 4)), rng.normal(size=(32, 2))
+    x, y = rng.normal(size=(32, 4)), 3 * rng.normal(size=(32, 2))
     loss = nb.losses.MSE()
-    for _ in range(200):
+    norms, tnorms = [], []
+    for _ in range(steps):
         pred, backward = model.forward(x, train=True)
         _, dpred = loss.forward(pred, y)
         backward(dpred)
@@ -98,6 +133,54 @@ def test_sgd_follows_torch_for_200_steps(torch: Any, options: dict[str, Any]) ->
         opt.zero_grad()
         topt.zero_grad()
         torch.nn.functional.mse_loss(tmodel(torch.tensor(x)), torch.tensor(y)).backward()
+        if clip:
+            tnorms.append(torch.nn.utils.clip_grad_norm_(tmodel.parameters(), clip).item())
+            norms.append(float(opt.transform_state[0].global_norm))
         topt.step()
-    np.testing.assert_allclose(model[0].W.value, tmodel[0].weight.detach().numpy().T, atol=1e-10)
-    np.testing.assert_allclose(model[2].b.value, tmodel[2].bias.detach().numpy(), atol=1e-10)
+    pairs = [(model[0].W.value, tmodel[0].weight.detach().numpy().T),
+             (model[0].b.value, tmodel[0].bias.detach().numpy()),
+             (model[2].W.value, tmodel[2].weight.detach().numpy().T),
+             (model[2].b.value, tmodel[2].bias.detach().numpy())]
+    for ours, theirs in pairs:
+        assert np.max(np.abs(ours - theirs)) < 1e-6
+    if clip:
+        np.testing.assert_allclose(norms, tnorms, rtol=1e-9)
+        assert min(norms) < clip < max(norms), "the run should exercise both clipped and not"
+
+
+SGD_OPTIONS = {
+    "plain": {"lr": 0.05},
+    "momentum": {"lr": 0.05, "momentum": 0.9},
+    "nesterov": {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+    "dampening+wd": {"lr": 0.05, "momentum": 0.8, "dampening": 0.1, "weight_decay": 0.01},
+}
+ADAM_OPTIONS = {
+    "default": {"lr": 0.01},
+    "betas+eps+wd": {"lr": 0.02, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.05},
+}
+CASES = (
+    [("SGD", k, v) for k, v in SGD_OPTIONS.items()]
+    + [(n, k, v) for n in ("Adam", "AdamW") for k, v in ADAM_OPTIONS.items()]
+)
+GROUPS = [{"params": ["*.b"], "weight_decay": 0.0}, {"params": "0.*", "lr_scale": 0.1}]
+
+
+@pytest.mark.parametrize("clip", [None, 1.0], ids=["noclip", "clip"])
+@pytest.mark.parametrize(
+    ("name", "options"), [(n, o) for n, _, o in CASES], ids=[f"{n}-{k}" for n, k, _ in CASES]
+)
+def test_optimizer_follows_torch_for_200_steps(
+    torch: Any, name: str, options: dict[str, Any], clip: float | None
+) -> None:
+    _run_trajectory(torch, name, options, clip=clip)
+
+
+@pytest.mark.parametrize("clip", [None, 1.0], ids=["noclip", "clip"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_parameter_groups_follow_torch_param_groups(
+    torch: Any, name: str, clip: float | None
+) -> None:
+    options = {"lr": 0.05, "weight_decay": 0.02}
+    if name == "SGD":
+        options["momentum"] = 0.9
+    _run_trajectory(torch, name, options, clip=clip, groups=GROUPS)

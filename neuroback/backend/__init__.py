@@ -19,13 +19,18 @@ import contextvars
 import os
 from collections.abc import Callable, Iterator
 
-from ..errors import BackendError
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendError, BackendMismatchError
 from .base import Array, Backend
 from .numpy_backend import NumpyBackend
 
 __all__ = [
     "Array",
     "Backend",
+    "array_namespace",
     "BackendLike",
     "available_backends",
     "get_backend",
@@ -95,6 +100,22 @@ def get_backend(backend: BackendLike = None) -> Backend:
         return active
     env = os.environ.get(ENV_VAR, "").strip()
     return _by_name(env or "numpy")
+
+
+def array_namespace(array: Any) -> Any:
+    """The ``xp`` module an array belongs to (for code handed bare arrays, like transforms).
+
+    Only backends already in use are consulted, so this never imports CuPy.
+    """
+    for backend in _instances.values():
+        if isinstance(array, backend.array_type) and backend.array_type is not np.ndarray:
+            return backend.xp
+    if isinstance(array, np.ndarray | np.generic):
+        return np
+    raise BackendMismatchError(
+        f"{type(array).__module__}.{type(array).__qualname__} is not an array of any backend in "
+        f"use ({sorted(_instances) or ['numpy']}). Convert it with backend.asarray(...)."
+    )
 
 
 @contextlib.contextmanager

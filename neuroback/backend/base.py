@@ -119,5 +119,51 @@ class Backend(ABC):
             direction = direction.copy()
         xp.subtract(value, lr * direction, out=value)
 
+    def adam_update(
+        self,
+        value: Array,
+        grad: Array,
+        exp_avg: Array,
+        exp_avg_sq: Array,
+        *,
+        step: int,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+        decoupled: bool,
+    ) -> None:
+        r"""One Adam (or AdamW, ``decoupled=True``) step in place, in PyTorch's order.
+
+        .. math::
+
+            \theta &\leftarrow \theta (1 - \eta\lambda) \quad\text{(AdamW)}
+            \qquad g \leftarrow g + \lambda\theta \quad\text{(Adam)} \\
+            m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad
+            v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+            \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,
+            \frac{m}{\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon}
+        """
+        xp = self.xp
+        if weight_decay:
+            if decoupled:
+                value *= 1.0 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * value
+        exp_avg *= beta1
+        exp_avg += (1.0 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1.0 - beta2) * (grad * grad)
+        bias_correction1 = 1.0 - beta1**step
+        bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+        denom = xp.sqrt(exp_avg_sq)
+        denom /= bias_correction2_sqrt
+        denom += eps
+        step_size = lr / bias_correction1
+        denom = xp.divide(exp_avg, denom, out=denom)
+        denom *= step_size
+        value -= denom
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

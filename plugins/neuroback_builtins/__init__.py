@@ -8,12 +8,40 @@ from __future__ import annotations
 
 from neuroback import Sequential, hookimpl
 
-from .activations import ReLU, Sigmoid
+from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .adam import Adam, AdamW
+from .batchnorm import BatchNorm
+from .clipping import ClipByGlobalNorm, ClipByValue
+from .cross_entropy import BinaryCrossEntropy, SoftmaxCrossEntropy
 from .dense import Dense
+from .dropout import Dropout
 from .mse import MSE
+from .reshape import Flatten
+from .residual import Residual
 from .sgd import SGD
+from .weight_decay import WeightDecay
 
-__all__ = ["MSE", "SGD", "Dense", "ReLU", "Sigmoid"]
+__all__ = [
+    "MSE",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "BatchNorm",
+    "BinaryCrossEntropy",
+    "ClipByGlobalNorm",
+    "ClipByValue",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "LeakyReLU",
+    "ReLU",
+    "Residual",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "WeightDecay",
+]
 
 
 @hookimpl
@@ -21,14 +49,32 @@ def neuroback_register_layers(register):  # type: ignore[no-untyped-def]
     register(Sequential)  # the core's container, so configs can name it
     register(Dense)
     register(ReLU)
+    register(LeakyReLU)
     register(Sigmoid)
+    register(Tanh)
+    register(Softmax)
+    register(Flatten)
+    register(Dropout)
+    register(BatchNorm)
+    register(Residual)
 
 
 @hookimpl
 def neuroback_register_losses(register):  # type: ignore[no-untyped-def]
     register(MSE)
+    register(SoftmaxCrossEntropy)
+    register(BinaryCrossEntropy)
 
 
 @hookimpl
 def neuroback_register_optimizers(register):  # type: ignore[no-untyped-def]
     register(SGD)
+    register(Adam)
+    register(AdamW)
+
+
+@hookimpl
+def neuroback_register_transforms(register):  # type: ignore[no-untyped-def]
+    register(ClipByGlobalNorm)
+    register(ClipByValue)
+    register(WeightDecay)

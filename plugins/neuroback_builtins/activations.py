@@ -1,7 +1,9 @@
-r"""Element-wise activations: ReLU and Sigmoid.
+r"""Activations: ReLU, LeakyReLU, Sigmoid, Tanh (element-wise) and Softmax.
 
-Each has no parameters; its backward multiplies the incoming gradient by the
-local derivative, :math:`\partial L/\partial x = \partial L/\partial y \odot f'(x)`.
+None has parameters. An element-wise activation's backward multiplies the
+incoming gradient by the local derivative,
+:math:`\partial L/\partial x = \partial L/\partial y \odot f'(x)`; Softmax
+couples the elements of a row and applies its Jacobian instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, final
 from neuroback import Array, Backward, Layer
 from neuroback.errors import ShapeError
 
-__all__ = ["ReLU", "Sigmoid"]
+__all__ = ["LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 def _check_grad(layer: Layer, dy: Array, y: Array) -> None:
@@ -83,6 +85,108 @@ class Sigmoid(Layer):
         def backward(dy: Array) -> Array:
             _check_grad(self, dy, y)
             return dy * (y * (1 - y))
+
+        return y, backward
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+@final
+class LeakyReLU(Layer):
+    r"""ReLU with a small slope :math:`\alpha` for negative inputs.
+
+    .. math::
+
+        y = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}, \qquad
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \odot
+        \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}
+
+    >>> import numpy as np, neuroback as nb
+    >>> nb.layers.LeakyReLU(0.1)(np.array([[-2.0, 3.0]]))
+    array([[-0.2,  3. ]])
+    """
+
+    def __init__(self, negative_slope: float = 0.01, *, backend: Any = None) -> None:
+        super().__init__(backend=backend)
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float):
+            raise ValueError(f"LeakyReLU negative_slope must be a number, got {negative_slope!r}.")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        self.check_input(x)
+        xp = self.backend.xp
+        positive = x > 0
+        y = xp.where(positive, x, self.negative_slope * x)
+
+        def backward(dy: Array) -> Array:
+            _check_grad(self, dy, y)
+            return xp.where(positive, dy, self.negative_slope * dy)
+
+        return y, backward
+
+    def config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+
+@final
+class Tanh(Layer):
+    r"""Hyperbolic tangent.
+
+    .. math::
+
+        y = \tanh x, \qquad
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \odot (1 - y^2)
+
+    >>> import numpy as np, neuroback as nb
+    >>> nb.layers.Tanh()(np.array([[0.0, 1000.0]]))
+    array([[0., 1.]])
+    """
+
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        self.check_input(x)
+        y = self.backend.xp.tanh(x)
+
+        def backward(dy: Array) -> Array:
+            _check_grad(self, dy, y)
+            return dy * (1 - y * y)
+
+        return y, backward
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+@final
+class Softmax(Layer):
+    r"""Softmax over the last axis (probabilities that sum to 1 per row).
+
+    .. math::
+
+        y_i = \frac{e^{x_i - \max_k x_k}}{\sum_j e^{x_j - \max_k x_k}}, \qquad
+        \frac{\partial L}{\partial x_i} = y_i \Big(\frac{\partial L}{\partial y_i}
+        - \sum_j \frac{\partial L}{\partial y_j} y_j\Big)
+
+    Subtracting the row maximum changes nothing mathematically and keeps
+    :math:`e^{(\cdot)}` from overflowing. For classification, prefer feeding
+    logits to :class:`~neuroback_builtins.losses.SoftmaxCrossEntropy`, which fuses
+    the two and is more accurate.
+
+    >>> import numpy as np, neuroback as nb
+    >>> nb.layers.Softmax()(np.array([[1000.0, 1000.0]]))
+    array([[0.5, 0.5]])
+    """
+
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        self.check_input(x)
+        xp = self.backend.xp
+        shifted = x - x.max(axis=-1, keepdims=True)
+        y = xp.exp(shifted, out=shifted)
+        y /= y.sum(axis=-1, keepdims=True)
+
+        def backward(dy: Array) -> Array:
+            _check_grad(self, dy, y)
+            return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 
         return y, backward
 

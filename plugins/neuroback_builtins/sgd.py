@@ -15,7 +15,7 @@ of the seed tutorial's ``update_weights``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, final
 
 from neuroback import Array, GradientTransform, Optimizer, Parameter
@@ -51,8 +51,9 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         transforms: Iterable[GradientTransform] = (),
+        groups: Iterable[Mapping[str, Any]] = (),
     ) -> None:
-        super().__init__(lr=lr, transforms=transforms)
+        super().__init__(lr=lr, transforms=transforms, groups=groups)
         self.momentum = _non_negative(momentum, "momentum")
         self.dampening = _non_negative(dampening, "dampening")
         self.weight_decay = _non_negative(weight_decay, "weight_decay")
@@ -72,19 +73,27 @@ class SGD(Optimizer):
     def init_slots(self, param: Parameter) -> dict[str, Array]:
         return {}  # the velocity buffer is created at the first step, as in PyTorch
 
-    def update(self, value: Array, grad: Array, slots: dict[str, Array], *, step: int) -> None:
+    def update(
+        self,
+        value: Array,
+        grad: Array,
+        slots: dict[str, Array],
+        *,
+        step: int,
+        hp: Mapping[str, Any],
+    ) -> None:
         velocity = slots.get("velocity")
         first = velocity is None
-        if self.momentum and velocity is None:
+        if hp["momentum"] and velocity is None:
             velocity = slots["velocity"] = self.backend.xp.empty_like(value)
         self.backend.sgd_update(
             value,
             grad,
             velocity,
-            lr=self.lr,
-            momentum=self.momentum,
-            dampening=self.dampening,
-            weight_decay=self.weight_decay,
-            nesterov=self.nesterov,
+            lr=hp["lr"],
+            momentum=hp["momentum"],
+            dampening=hp["dampening"],
+            weight_decay=hp["weight_decay"],
+            nesterov=hp["nesterov"],
             first_step=first,
         )

@@ -1,0 +1,161 @@
+r"""Adam and AdamW: adaptive moment estimation, with coupled or decoupled weight decay.
+
+For gradient :math:`g_t` at step :math:`t` (counting from 1):
+
+.. math::
+
+    m_t &= \beta_1 m_{t-1} + (1-\beta_1)\, g_t \\
+    v_t &= \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+    \hat m_t &= m_t / (1-\beta_1^t), \qquad \hat v_t = v_t / (1-\beta_2^t) \\
+    \theta_t &= \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+
+This is the seed tutorial's ``AdamOptimizer`` (same defaults, same
+:math:`\epsilon = 10^{-8}`), evaluated in ``torch.optim.Adam``'s arrangement so
+the two follow the same trajectory. ``Adam(weight_decay=λ)`` adds
+:math:`\lambda\theta` to the gradient (L2); ``AdamW`` instead shrinks the weights
+directly, :math:`\theta \leftarrow \theta(1-\eta\lambda)`, before the update
+(Loshchilov & Hutter's decoupled weight decay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, final
+
+from neuroback import Array, GradientTransform, Optimizer, Parameter
+
+__all__ = ["Adam", "AdamW"]
+
+
+def _in_unit_interval(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError(f"{what} must be in [0, 1), got {value!r}.")
+    return float(value)
+
+
+def _non_negative(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{what} must be a non-negative number, got {value!r}.")
+    return float(value)
+
+
+class _AdamBase(Optimizer):
+    """Shared by Adam and AdamW (abstract: subclasses set ``decoupled``)."""
+
+    decoupled: bool
+
+    def __init__(
+        self,
+        lr: float,
+        *,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        transforms: Iterable[GradientTransform],
+        groups: Iterable[Mapping[str, Any]],
+    ) -> None:
+        super().__init__(lr=lr, transforms=transforms, groups=groups)
+        name = type(self).__name__
+        if not isinstance(betas, list | tuple) or len(betas) != 2:
+            raise ValueError(f"{name} betas must be a pair (beta1, beta2), got {betas!r}.")
+        self.beta1 = _in_unit_interval(betas[0], f"{name} beta1")
+        self.beta2 = _in_unit_interval(betas[1], f"{name} beta2")
+        self.eps = _non_negative(eps, f"{name} eps")
+        self.weight_decay = _non_negative(weight_decay, f"{name} weight_decay")
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return (self.beta1, self.beta2)
+
+    @betas.setter
+    def betas(self, value: tuple[float, float]) -> None:
+        self.beta1, self.beta2 = (float(v) for v in value)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": [self.beta1, self.beta2],
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def init_slots(self, param: Parameter) -> dict[str, Array]:
+        xp = param.backend.xp
+        return {"exp_avg": xp.zeros_like(param.value), "exp_avg_sq": xp.zeros_like(param.value)}
+
+    def update(
+        self,
+        value: Array,
+        grad: Array,
+        slots: dict[str, Array],
+        *,
+        step: int,
+        hp: Mapping[str, Any],
+    ) -> None:
+        beta1, beta2 = hp["betas"]
+        self.backend.adam_update(
+            value,
+            grad,
+            slots["exp_avg"],
+            slots["exp_avg_sq"],
+            step=step,
+            lr=hp["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            eps=hp["eps"],
+            weight_decay=hp["weight_decay"],
+            decoupled=self.decoupled,
+        )
+
+
+@final
+class Adam(_AdamBase):
+    """Adam with bias correction; ``weight_decay`` is L2 added to the gradient.
+
+    >>> import numpy as np, neuroback as nb
+    >>> layer = nb.layers.Dense(1, 1, bias=False, init="zeros", dtype="float64")
+    >>> opt = nb.optimizers.Adam(lr=0.1).bind(layer)
+    >>> layer.W.grad[...] = 5.0      # Adam's first step has size lr, whatever the gradient
+    >>> opt.step()
+    >>> round(float(layer.W.value[0, 0]), 6)
+    -0.1
+    """
+
+    decoupled = False
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        transforms: Iterable[GradientTransform] = (),
+        groups: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(
+            lr, betas=betas, eps=eps, weight_decay=weight_decay,
+            transforms=transforms, groups=groups,
+        )
+
+
+@final
+class AdamW(_AdamBase):
+    """Adam with decoupled weight decay (default ``weight_decay=0.01``, as in PyTorch)."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        transforms: Iterable[GradientTransform] = (),
+        groups: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        super().__init__(
+            lr, betas=betas, eps=eps, weight_decay=weight_decay,
+            transforms=transforms, groups=groups,
+        )

@@ -1,0 +1,112 @@
+r"""Gradient clipping transforms: by global norm and by value.
+
+Global-norm clipping rescales all gradients together when their joint norm is
+too large, keeping their direction:
+
+.. math::
+
+    \|g\| = \sqrt{\textstyle\sum_p \sum_i g_{p,i}^2}, \qquad
+    c = \min\!\left(1,\ \frac{\text{max\_norm}}{\|g\| + 10^{-6}}\right), \qquad
+    g_p \leftarrow c\, g_p
+
+exactly as ``torch.nn.utils.clip_grad_norm_`` and the seed tutorial's
+``clip_gradients`` compute it. The factor is applied unconditionally (it is 1
+when no clipping is needed), so Python never branches on a device value and
+the GPU never waits for a host read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, final
+
+from neuroback import Array, GradientTransform
+
+__all__ = ["ClipByGlobalNorm", "ClipByGlobalNormState", "ClipByValue"]
+
+
+def _positive(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{what} must be a positive number, got {value!r}.")
+    return float(value)
+
+
+class ClipByGlobalNormState(NamedTuple):
+    """The norm measured at the last update, before clipping (a 0-d backend array)."""
+
+    global_norm: Any
+
+
+@final
+class ClipByGlobalNorm(GradientTransform):
+    """Scale all gradients by ``min(1, max_norm / (norm + eps))``.
+
+    The measured norm is kept in the state (``optimizer.transform_state``) as a
+    0-d array on the backend: read it with ``float(...)`` at logging time only.
+
+    >>> import numpy as np, neuroback as nb
+    >>> clip = nb.transforms.ClipByGlobalNorm(1.0)
+    >>> grads, state = clip.update({"w": np.array([3.0, 4.0])}, clip.init({}), {})
+    >>> grads["w"].round(6), float(state.global_norm)
+    (array([0.6, 0.8]), 5.0)
+    """
+
+    def __init__(self, max_norm: float = 1.0, *, eps: float = 1e-6) -> None:
+        self.max_norm = _positive(max_norm, "ClipByGlobalNorm max_norm")
+        if isinstance(eps, bool) or not isinstance(eps, int | float) or eps < 0:
+            raise ValueError(f"ClipByGlobalNorm eps must be a non-negative number, got {eps!r}.")
+        self.eps = float(eps)
+
+    def init(self, params: Mapping[str, Array]) -> ClipByGlobalNormState:
+        return ClipByGlobalNormState(global_norm=None)
+
+    def update(
+        self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
+    ) -> tuple[dict[str, Array], ClipByGlobalNormState]:
+        if not grads:
+            return grads, state
+        first = next(iter(grads.values()))
+        xp = _namespace(first)
+        squares = [xp.vdot(g.ravel(), g.ravel()) for g in grads.values()]
+        norm = xp.sqrt(sum(squares[1:], squares[0]))
+        factor = xp.minimum(self.max_norm / (norm + self.eps), 1.0)
+        for g in grads.values():
+            g *= factor.astype(g.dtype)
+        return grads, ClipByGlobalNormState(global_norm=norm)
+
+    def config(self) -> dict[str, Any]:
+        return {"max_norm": self.max_norm, "eps": self.eps}
+
+
+@final
+class ClipByValue(GradientTransform):
+    """Clamp every gradient element to ``[-max_value, max_value]``.
+
+    >>> import numpy as np, neuroback as nb
+    >>> clip = nb.transforms.ClipByValue(0.5)
+    >>> clip.update({"w": np.array([-2.0, 0.1, 3.0])}, None, {})[0]["w"]
+    array([-0.5,  0.1,  0.5])
+    """
+
+    def __init__(self, max_value: float = 1.0) -> None:
+        self.max_value = _positive(max_value, "ClipByValue max_value")
+
+    def init(self, params: Mapping[str, Array]) -> None:
+        return None
+
+    def update(
+        self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
+    ) -> tuple[dict[str, Array], None]:
+        for g in grads.values():
+            _namespace(g).clip(g, -self.max_value, self.max_value, out=g)
+        return grads, None
+
+    def config(self) -> dict[str, Any]:
+        return {"max_value": self.max_value}
+
+
+def _namespace(array: Any) -> Any:
+    """The array module an array belongs to (``numpy``, ``cupy``, or a test backend's)."""
+    from neuroback.backend import array_namespace
+
+    return array_namespace(array)

@@ -1,0 +1,77 @@
+r"""Dropout: randomly zero activations during training (inverted dropout).
+
+With drop probability :math:`p` and a mask :math:`M_{ij} \sim \text{Bernoulli}(1-p)`:
+
+.. math::
+
+    y = \frac{M \odot x}{1-p}, \qquad
+    \frac{\partial L}{\partial x} = \frac{M \odot \partial L/\partial y}{1-p}
+
+so the expected activation is unchanged and inference is the identity.
+The mask is drawn from the ``rng`` passed to ``forward`` (the Trainer passes
+its own seeded backend generator), never from a global generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, final
+
+from neuroback import Array, BackendLike, Backward, Layer
+from neuroback.errors import ShapeError
+
+__all__ = ["Dropout"]
+
+
+@final
+class Dropout(Layer):
+    """Zero each element with probability ``p`` in training; identity at inference.
+
+    >>> import numpy as np, neuroback as nb
+    >>> layer = nb.layers.Dropout(0.5)
+    >>> x = np.ones((2, 4))
+    >>> (layer(x) == x).all()                     # inference: identity
+    np.True_
+    >>> y, _ = layer.forward(x, train=True, rng=nb.get_backend().generator(0))
+    >>> sorted(set(y.ravel().tolist()))           # kept values are scaled by 1/(1-p)
+    [0.0, 2.0]
+    """
+
+    def __init__(self, p: float = 0.5, *, backend: BackendLike = None) -> None:
+        super().__init__(backend=backend)
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+            raise ValueError(f"Dropout p must be in [0, 1), got {p!r}.")
+        self.p = float(p)
+
+    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        self.check_input(x)
+        if not train or self.p == 0.0:
+
+            def identity(dy: Array) -> Array:
+                return dy
+
+            return x, identity
+        if rng is None:
+            raise ValueError(
+                f"{self!r} needs a random generator in training: call "
+                f"forward(x, train=True, rng=backend.generator(seed)). The Trainer passes one."
+            )
+        keep = 1.0 - self.p
+        mask = rng.random(x.shape, dtype=x.dtype) < keep
+        scale = 1.0 / keep
+        y = x * mask
+        y *= scale
+
+        def backward(dy: Array) -> Array:
+            if dy.shape != y.shape:
+                raise ShapeError(
+                    f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
+                    f"got {tuple(dy.shape)}."
+                )
+            dx = dy * mask
+            dx *= scale
+            return dx
+
+        return y, backward
+
+    def config(self) -> dict[str, Any]:
+        return {"p": self.p}
