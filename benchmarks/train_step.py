@@ -449,8 +449,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # ---- implementations under test, each with its own copy of the weights ----
         model, loss_fn, opt = build_neuroback(sizes, args.seed)
         weights = initial_weights(model)
+        # "nb-no-dx": the first layer told nobody needs its input gradient, as the
+        # Trainer does (the hand-written step and torch skip that product too).
+        model_nodx, loss_nodx, opt_nodx = build_neuroback(sizes, args.seed)
+        model_nodx.needs_input_grad = False
         impls: dict[str, tuple[Callable, Any, Any]] = {
             "neuroback": (neuroback_step_fn(model, loss_fn, opt), x, y),
+            "nb-no-dx": (neuroback_step_fn(model_nodx, loss_nodx, opt_nodx), x, y),
             "numpy": (NumpyMLP(weights).step, x, y),
         }
         if torch is not None and not args.no_torch:
@@ -467,10 +472,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     stats = {name: summarize(s) for name, s in samples.items()}
     ratios: dict[str, float] = {}
-    for other in ("numpy", "torch"):
-        if other in stats:
-            ratio = stats["neuroback"]["median_ms"] / stats[other]["median_ms"]
-            ratios[f"neuroback/{other}"] = ratio
+    for ours in ("neuroback", "nb-no-dx"):
+        for other in ("numpy", "torch"):
+            if other in stats:
+                ratio = stats[ours]["median_ms"] / stats[other]["median_ms"]
+                ratios[f"{ours}/{other}"] = ratio
     if "torch" in stats:
         ratios["numpy/torch"] = stats["numpy"]["median_ms"] / stats["torch"]["median_ms"]
 

@@ -213,7 +213,8 @@ class Layer(ABC):
         Checks the backend always, and optionally the number of dimensions, the
         size of the last (feature) axis and the floating dtype.
         """
-        self._backend.check_native(x, self._label())
+        if not isinstance(x, self._backend.array_type):
+            self._backend.check_native(x, self._label())  # raises, naming this layer
         if ndim is not None and x.ndim != ndim:
             want = "(batch, features)" if ndim == 2 else f"{ndim} dimensions"
             raise ShapeError(

@@ -22,6 +22,10 @@ class Parameter:
     (so shared weights and gradient accumulation need nothing special) and
     :meth:`zero_grad` clears it.
 
+    :meth:`zero_grad` is lazy: it only marks the gradient as zero, and the next
+    backward *writes* its gradient instead of adding it (one pass over memory
+    instead of three). Reading :attr:`grad` always gives the true value.
+
     A parameter's ``name`` is its local name inside the layer that owns it
     (``"W"``); its stable dotted name within a model (``"0.W"``) is the key
     :meth:`Layer.named_parameters() <neuroback.Layer.named_parameters>` lists
@@ -29,7 +33,7 @@ class Parameter:
     gradients but no optimizer updates it.
     """
 
-    __slots__ = ("_backend", "_grad", "_value", "name", "trainable")
+    __slots__ = ("_backend", "_grad", "_grad_is_zero", "_value", "name", "trainable")
 
     def __init__(
         self, value: Array, *, name: str, backend: Backend, trainable: bool = True
@@ -38,6 +42,7 @@ class Parameter:
         self._backend = backend
         self._value = value
         self._grad = backend.xp.zeros_like(value)
+        self._grad_is_zero = False  # True: the buffer is stale and logically all zeros
         self.name = name
         self.trainable = trainable
 
@@ -49,6 +54,9 @@ class Parameter:
     @property
     def grad(self) -> Array:
         """The accumulated gradient of the loss with respect to :attr:`value`."""
+        if self._grad_is_zero:
+            self._grad.fill(0)
+            self._grad_is_zero = False
         return self._grad
 
     @property
@@ -79,11 +87,33 @@ class Parameter:
 
     def accumulate(self, gradient: Array) -> None:
         """Add ``gradient`` into :attr:`grad` in place (what a backward pass calls)."""
-        self._backend.xp.add(self._grad, gradient, out=self._grad)
+        if self._grad_is_zero:
+            self._grad[...] = gradient
+            self._grad_is_zero = False
+        else:
+            self._backend.xp.add(self._grad, gradient, out=self._grad)
+
+    def accumulate_matmul(self, a: Array, b: Array) -> None:
+        """Add ``a @ b`` into :attr:`grad`, writing the product in place when grad is zero."""
+        xp = self._backend.xp
+        if self._grad_is_zero:
+            xp.matmul(a, b, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            xp.add(self._grad, a @ b, out=self._grad)
+
+    def accumulate_sum(self, a: Array, axis: int = 0) -> None:
+        """Add ``a.sum(axis)`` into :attr:`grad`, summing in place when grad is zero."""
+        xp = self._backend.xp
+        if self._grad_is_zero:
+            xp.sum(a, axis=axis, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            xp.add(self._grad, xp.sum(a, axis=axis), out=self._grad)
 
     def zero_grad(self) -> None:
-        """Set :attr:`grad` to zero, in place."""
-        self._grad.fill(0)
+        """Make :attr:`grad` zero (lazily: the buffer is cleared or overwritten on next use)."""
+        self._grad_is_zero = True
 
     def _move_to(self, backend: Backend) -> None:
         """Re-home value and gradient on ``backend`` (the one sanctioned rebinding)."""

@@ -105,9 +105,9 @@ class Dense(Layer):
                     f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
                     f"got {tuple(dy.shape)}."
                 )
-            self.W.accumulate(x.T @ dy)
+            self.W.accumulate_matmul(x.T, dy)
             if b is not None:
-                b.accumulate(dy.sum(axis=0))
+                b.accumulate_sum(dy, axis=0)
             return dy @ W.T if need_dx else None
 
         return y, backward
