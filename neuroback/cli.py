@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .errors import NeurobackError
 from .plugin_system import KINDS, get_registry
 
 __all__ = ["main"]
@@ -71,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except NeurobackError as exc:
+        print(f"neuroback: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -169,7 +169,9 @@ class Optimizer(ABC):
         for i, group in enumerate(self.groups):
             unknown = set(group) - known - {"params", "lr_scale"}
             if unknown:
-                hint = " (use lr_scale, a multiple of the optimizer's lr)" if "lr" in unknown else ""
+                hint = (
+                    " (use lr_scale, a multiple of the optimizer's lr)" if "lr" in unknown else ""
+                )
                 raise ValueError(
                     f"Parameter group {i} sets {sorted(unknown)}, which {type(self).__name__} "
                     f"does not have{hint}. Allowed: {sorted(known | {'lr_scale'})}."

@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import os
 from collections.abc import Callable, Iterator
-
 from typing import Any
 
 import numpy as np
@@ -30,8 +29,8 @@ from .numpy_backend import NumpyBackend
 __all__ = [
     "Array",
     "Backend",
-    "array_namespace",
     "BackendLike",
+    "array_namespace",
     "available_backends",
     "get_backend",
     "register_backend",

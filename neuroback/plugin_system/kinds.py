@@ -35,14 +35,20 @@ KINDS: dict[str, Kind] = {
         Kind("layers", "layer", "neuroback_register_layers", "neuroback.layer.Layer"),
         Kind("losses", "loss", "neuroback_register_losses", "neuroback.loss.Loss"),
         Kind(
-            "optimizers", "optimizer", "neuroback_register_optimizers",
+            "optimizers",
+            "optimizer",
+            "neuroback_register_optimizers",
             "neuroback.optimizer.Optimizer",
         ),
         Kind(
-            "transforms", "gradient transform", "neuroback_register_transforms",
+            "transforms",
+            "gradient transform",
+            "neuroback_register_transforms",
             "neuroback.transform.GradientTransform",
         ),
-        Kind("callbacks", "callback", "neuroback_register_callbacks", "neuroback.callback.Callback"),
+        Kind(
+            "callbacks", "callback", "neuroback_register_callbacks", "neuroback.callback.Callback"
+        ),
         Kind("metrics", "metric", "neuroback_register_metrics", ""),
     )
 }

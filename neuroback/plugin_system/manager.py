@@ -79,6 +79,8 @@ class PluginRegistry:
         self._table = ComponentTable()
         self._plugins: list[PluginInfo] = []
         self._loaded = False
+        self._loading = False  # set while the scan runs (a plugin may look names up on import)
+        self._load_error: str | None = None  # strict mode: the failure every lookup repeats
         self._lock = threading.RLock()
 
     # -- loading -------------------------------------------------------------
@@ -88,19 +90,32 @@ class PluginRegistry:
         return self._loaded
 
     def ensure_loaded(self) -> None:
-        """Scan the entry points once (called by every lookup)."""
-        if self._loaded:
-            return
-        with self._lock:
-            if not self._loaded:
-                self._loaded = True
-                self._load_entry_points()
+        """Scan the entry points once (called by every lookup).
+
+        Other threads wait until the scan is complete. In strict mode a plugin that
+        failed makes every later lookup fail too, never a half-loaded registry.
+        """
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded and not self._loading:
+                    self._loading = True
+                    try:
+                        self._load_entry_points()
+                    except PluginError as exc:
+                        self._load_error = str(exc)
+                        raise
+                    finally:
+                        self._loading = False
+                        self._loaded = True
+        if self._load_error is not None:
+            raise PluginError(self._load_error)
 
     def _load_entry_points(self) -> None:
         env = os.environ if self._env is None else self._env
         disabled = _flag(env, ENV_DISABLE)
         allow_raw = env.get(ENV_ALLOW, "").strip()
-        allow = {normalize(d) for d in allow_raw.split(",") if d.strip()} if allow_raw else None
+        allowed = [d.strip() for d in allow_raw.split(",")]
+        allow = {normalize(d) for d in allowed if d} if allow_raw else None
         strict = _flag(env, ENV_STRICT)
 
         seen: set[tuple[str, str]] = set()
@@ -113,15 +128,21 @@ class PluginRegistry:
                 continue
             seen.add(key)
             builtin = normalize(dist_name) == CORE_DISTRIBUTION
-            if not builtin and (disabled or (allow is not None and normalize(dist_name) not in allow)):
+            if not builtin and (
+                disabled or (allow is not None and normalize(dist_name) not in allow)
+            ):
                 continue
             info = PluginInfo(dist_name, version, f"{ep.name} = {ep.value}", builtin=builtin)
             try:
                 plugin = ep.load()
             except Exception as exc:
-                self._fail(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", strict)
+                self._fail(
+                    info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", strict
+                )
                 continue
-            self._add(plugin, info, strict=strict)
+            reason = self._add(plugin, info)
+            if reason is not None:
+                self._fail(info, reason, strict)
 
     def _fail(self, info: PluginInfo, reason: str, strict: bool) -> None:
         info.error = reason
@@ -129,23 +150,25 @@ class PluginRegistry:
         self._plugins.append(info)
         message = (
             f"neuroback plugin from distribution {info.distribution!r} ({info.entry_point}) "
-            f"was skipped: {reason}. Other plugins still work; fix or uninstall it "
+            f"was skipped: {reason.rstrip('.')}. Other plugins still work; fix or uninstall it "
             f"(pip uninstall {info.distribution}), or limit loading with {ENV_ALLOW}=..."
         )
         if strict:
             raise PluginError(message + f" ({ENV_STRICT} is set, so this is an error.)")
         warnings.warn(message, PluginLoadWarning, stacklevel=4)
 
-    def _add(self, plugin: Any, info: PluginInfo, *, strict: bool) -> bool:
-        """Register one plugin object and call its hooks; all or nothing."""
+    def _add(self, plugin: Any, info: PluginInfo) -> str | None:
+        """Register one plugin object and call its hooks, all or nothing.
+
+        Returns ``None`` on success, else why the plugin was rejected (nothing of it is kept).
+        """
         name = f"{info.distribution}:{info.entry_point}"
         try:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
         except Exception as exc:
             self._safe_unregister(plugin)
-            self._fail(info, f"invalid hooks: {exc}", strict)
-            return False
+            return f"invalid hooks: {exc}"
         staged: list[Component] = []
         added: list[Component] = []
         try:
@@ -163,11 +186,12 @@ class PluginRegistry:
             for comp in added:
                 self._table.remove(comp)
             self._safe_unregister(plugin)
-            self._fail(info, f"a hook raised {type(exc).__name__}: {exc}", strict)
-            return False
+            if isinstance(exc, PluginError):  # an invalid registration, already explained
+                return str(exc)
+            return f"a hook raised {type(exc).__name__}: {exc}"
         info.components = staged
         self._plugins.append(info)
-        return True
+        return None
 
     def _safe_unregister(self, plugin: Any) -> None:
         try:
@@ -202,7 +226,9 @@ class PluginRegistry:
                 f"subclass of {base.__module__.split('.')[0]}.{base.__name__}."
             )
         if base is None and not callable(obj):
-            raise PluginError(f"{distribution} registered {obj!r} as a metric; it must be callable.")
+            raise PluginError(
+                f"{distribution} registered {obj!r} as a metric; it must be callable."
+            )
         plain = name if name is not None else getattr(obj, "__name__", None)
         if not isinstance(plain, str) or not plain or ":" in plain or plain != plain.strip():
             raise PluginError(
@@ -218,8 +244,13 @@ class PluginRegistry:
         Failures raise :class:`~neuroback.errors.PluginError` (the caller asked for it).
         """
         self.ensure_loaded()
-        info = PluginInfo(distribution, version, f"<runtime> {getattr(plugin, '__name__', plugin)!r}")
-        self._add(plugin, info, strict=True)
+        label = getattr(plugin, "__name__", repr(plugin))
+        info = PluginInfo(distribution, version, f"<runtime> {label}")
+        reason = self._add(plugin, info)
+        if reason is not None:
+            raise PluginError(
+                f"Plugin {label} (distribution {distribution!r}) could not be loaded: {reason}"
+            )
         return info
 
     def register(self, component: Any, *, name: str | None = None, kind: str | None = None) -> Any:
@@ -228,9 +259,9 @@ class PluginRegistry:
         Re-registering the same name replaces the earlier one, so re-running a
         notebook cell works.
         """
-        info_kind = KINDS[kind] if kind is not None else kind_of(component)
-        if kind is not None and kind not in KINDS:  # pragma: no cover - KINDS[...] raised first
+        if kind is not None and kind not in KINDS:
             raise ConfigError(f"Unknown kind {kind!r}; expected one of {sorted(KINDS)}.")
+        info_kind = KINDS[kind] if kind is not None else kind_of(component)
         comp = self._component(component, info_kind, name, RUNTIME_DISTRIBUTION, "0")
         with self._lock:
             self._table.add(comp, replace=True)

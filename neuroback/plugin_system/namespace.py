@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ComponentNotFoundError
+from ..errors import AmbiguousComponentError, ComponentNotFoundError
 from .manager import get_registry
 
 __all__ = ["Namespace"]
@@ -13,6 +13,11 @@ __all__ = ["Namespace"]
 
 class ComponentAttributeError(ComponentNotFoundError, AttributeError):
     """A component namespace has no such attribute (``hasattr`` sees ``False``)."""
+
+
+class AmbiguousComponentAttributeError(AmbiguousComponentError, AttributeError):
+    """An ambiguous plain name read as an attribute (``hasattr`` sees ``False``; tools
+    that walk ``dir()`` skip it, and the message still names both distributions)."""
 
 
 class Namespace:
@@ -29,6 +34,8 @@ class Namespace:
             return get_registry().get(self.kind, name).obj
         except ComponentNotFoundError as exc:
             raise ComponentAttributeError(str(exc)) from None
+        except AmbiguousComponentError as exc:
+            raise AmbiguousComponentAttributeError(str(exc)) from None
 
     def dir(self) -> list[str]:
         return sorted(set(self._own()) | set(get_registry().names(self.kind)))

@@ -67,7 +67,9 @@ class ComponentTable:
         """Add ``component``; a second one with the same name from the same distribution
         raises :class:`PluginError` unless ``replace`` (run-time re-registration)."""
         entries = self._by_kind[component.kind].setdefault(component.name, [])
-        same = [c for c in entries if normalize(c.distribution) == normalize(component.distribution)]
+        same = [
+            c for c in entries if normalize(c.distribution) == normalize(component.distribution)
+        ]
         if same:
             if not replace:
                 raise PluginError(

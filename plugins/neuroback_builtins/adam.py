@@ -134,8 +134,12 @@ class Adam(_AdamBase):
         groups: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(
-            lr, betas=betas, eps=eps, weight_decay=weight_decay,
-            transforms=transforms, groups=groups,
+            lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            transforms=transforms,
+            groups=groups,
         )
 
 
@@ -156,6 +160,10 @@ class AdamW(_AdamBase):
         groups: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(
-            lr, betas=betas, eps=eps, weight_decay=weight_decay,
-            transforms=transforms, groups=groups,
+            lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            transforms=transforms,
+            groups=groups,
         )

@@ -24,7 +24,7 @@ sigmoid output, not of the mean squared error it was written for.
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import final
 
 import numpy as np
 
@@ -38,9 +38,7 @@ def _check_logits(loss: Loss, pred: Array, target: Array) -> None:
     loss.backend.check_native(pred, f"{type(loss).__name__} (logits)")
     loss.backend.check_native(target, f"{type(loss).__name__} (target)")
     if pred.dtype.kind != "f":
-        raise ShapeError(
-            f"{type(loss).__name__} expects floating-point logits, got {pred.dtype}."
-        )
+        raise ShapeError(f"{type(loss).__name__} expects floating-point logits, got {pred.dtype}.")
 
 
 @final

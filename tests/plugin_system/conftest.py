@@ -111,8 +111,8 @@ class SignSGD(Optimizer):
     def init_slots(self, param):
         return {}
 
-    def update(self, value, grad, slots, *, step):
-        value -= self.lr * np.sign(grad)
+    def update(self, value, grad, slots, *, step, hp=None):
+        value -= (hp or {}).get("lr", self.lr) * np.sign(grad)
 
 
 class ScaleGrads(GradientTransform):
@@ -374,7 +374,9 @@ def make_registry(plugin_path: Path) -> Callable[..., PluginRegistry]:
 
 
 @pytest.fixture
-def use_global_registry(monkeypatch: pytest.MonkeyPatch) -> Callable[[PluginRegistry], PluginRegistry]:
+def use_global_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[PluginRegistry], PluginRegistry]:
     """Make a registry the process-wide one (``neuroback.layers``, ``neuroback.register``, CLI)
     for this test only; the real one is restored afterwards."""
 
