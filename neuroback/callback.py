@@ -56,6 +56,11 @@ class Callback:
         return {}
 
     @classmethod
+    def example(cls) -> Callback:
+        """An instance for the conformance kit (default: every argument at its default)."""
+        return cls()
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Callback:
         return cls(**dict(config))
 

@@ -69,6 +69,19 @@ class Layer(ABC):
         """Rebuild a layer from :meth:`config` (parameters are freshly initialized)."""
         return cls(**dict(config))
 
+    @classmethod
+    def example(cls) -> tuple[Layer, Any]:
+        """A small float64 instance and a host input, for the conformance kit.
+
+        Override it in every concrete layer: :func:`neuroback.testing.check_component`
+        and the project's contract tests run the layer contract on this example.
+        """
+        raise NotImplementedError(
+            f"{cls.__name__} declares no example(). Define a classmethod example() returning "
+            f"(layer with float64 parameters, float64 host input) so the conformance kit "
+            f"(neuroback.testing) can check it."
+        )
+
     def add_parameter(self, name: str, value: Any, *, trainable: bool = True) -> Parameter:
         """Create a :class:`Parameter` on this layer's backend and register it under ``name``."""
         if name in self._parameters or name in self._state:

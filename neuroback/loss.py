@@ -28,6 +28,14 @@ class Loss(ABC):
     def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
         """Return the loss value (0-d array) and its gradient with respect to ``pred``."""
 
+    @classmethod
+    def example(cls) -> tuple[Loss, Any, Any]:
+        """A small instance with a float64 prediction and a target, for the conformance kit."""
+        raise NotImplementedError(
+            f"{cls.__name__} declares no example(). Define a classmethod example() returning "
+            f"(loss, float64 prediction, target) so neuroback.testing can check it."
+        )
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this loss (JSON/TOML-friendly values)."""
         return {}

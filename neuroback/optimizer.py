@@ -119,6 +119,11 @@ class Optimizer(ABC):
         return out
 
     @classmethod
+    def example(cls) -> Optimizer:
+        """An instance for the conformance kit (default: every argument at its default)."""
+        return cls()
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
         from .config import build
 

@@ -45,6 +45,22 @@ class Sequential(Layer):
         for layer in layers:
             self.append(layer)
 
+    @classmethod
+    def example(cls) -> tuple[Sequential, Any]:
+        """Dense-Sigmoid-Dense, looked up in the registry (the core imports no layer)."""
+        import numpy as np
+
+        from .plugin_system import get_registry
+
+        def layer(name: str) -> Any:
+            return get_registry().get("layers", f"neuroback:{name}").obj
+
+        dense, sigmoid = layer("Dense"), layer("Sigmoid")
+        model = cls(
+            dense(3, 5, dtype="float64", rng=0), sigmoid(), dense(5, 2, dtype="float64", rng=1)
+        )
+        return model, np.random.default_rng(2).normal(size=(4, 3))
+
     def append(self, layer: Layer) -> Sequential:
         """Add a layer at the end (it must live on this model's backend)."""
         if not isinstance(layer, Layer):

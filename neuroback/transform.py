@@ -37,6 +37,11 @@ class GradientTransform(ABC):
         return {}
 
     @classmethod
+    def example(cls) -> GradientTransform:
+        """An instance for the conformance kit (default: every argument at its default)."""
+        return cls()
+
+    @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> GradientTransform:
         return cls(**dict(config))
 

@@ -1,9 +1,27 @@
 """Tools for testing neuroback components, ours and plugins' alike.
 
-Usable without pytest: every check raises a :class:`GradientCheckError` (an
-``AssertionError``) with a message saying what disagreed.
+Usable without pytest: every check raises an ``AssertionError`` subclass
+(:class:`GradientCheckError`, :class:`ConformanceError`) whose message says
+which rule broke and how.
+
+- :func:`check_layer_gradients`, :func:`check_loss_gradients`: finite differences (float64).
+- :func:`check_layer`, :func:`check_loss`, :func:`check_optimizer`,
+  :func:`check_transform`, :func:`check_callback`: the full contract of each kind.
+- :func:`check_component`: the contract, run on a class's own ``example()``.
+
+The pytest plugin :mod:`neuroback.testing.pytest_plugin` (installed with
+neuroback) adds the ``nb_backend`` fixture.
 """
 
+from .conformance import (
+    ConformanceError,
+    check_callback,
+    check_component,
+    check_layer,
+    check_loss,
+    check_optimizer,
+    check_transform,
+)
 from .gradcheck import (
     GradientCheckError,
     GradientReport,
@@ -12,8 +30,15 @@ from .gradcheck import (
 )
 
 __all__ = [
+    "ConformanceError",
     "GradientCheckError",
     "GradientReport",
+    "check_callback",
+    "check_component",
+    "check_layer",
     "check_layer_gradients",
+    "check_loss",
     "check_loss_gradients",
+    "check_optimizer",
+    "check_transform",
 ]

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from typing import Any, final
 
+import numpy as np
+
 from neuroback import Array, Backward, Layer
 from neuroback.errors import ShapeError
 
 __all__ = ["LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+def _away_from_zero(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Example inputs with |x| >= 0.1, so no kink lies within a finite-difference step."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.1, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
 
 
 def _check_grad(layer: Layer, dy: Array, y: Array) -> None:
@@ -39,6 +47,10 @@ class ReLU(Layer):
     >>> nb.layers.ReLU()(np.array([[-1.0, 0.0, 2.0]]))
     array([[0., 0., 2.]])
     """
+
+    @classmethod
+    def example(cls) -> tuple[ReLU, np.ndarray]:
+        return cls(), _away_from_zero((5, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
@@ -72,6 +84,10 @@ class Sigmoid(Layer):
     >>> nb.layers.Sigmoid()(np.array([[-1000.0, 0.0, 1000.0]]))
     array([[0. , 0.5, 1. ]])
     """
+
+    @classmethod
+    def example(cls) -> tuple[Sigmoid, np.ndarray]:
+        return cls(), 3 * np.random.default_rng(0).normal(size=(5, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
@@ -113,6 +129,10 @@ class LeakyReLU(Layer):
             raise ValueError(f"LeakyReLU negative_slope must be a number, got {negative_slope!r}.")
         self.negative_slope = float(negative_slope)
 
+    @classmethod
+    def example(cls) -> tuple[LeakyReLU, np.ndarray]:
+        return cls(0.1), _away_from_zero((5, 4))
+
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
         xp = self.backend.xp
@@ -142,6 +162,10 @@ class Tanh(Layer):
     >>> nb.layers.Tanh()(np.array([[0.0, 1000.0]]))
     array([[0., 1.]])
     """
+
+    @classmethod
+    def example(cls) -> tuple[Tanh, np.ndarray]:
+        return cls(), 2 * np.random.default_rng(0).normal(size=(5, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
@@ -176,6 +200,10 @@ class Softmax(Layer):
     >>> nb.layers.Softmax()(np.array([[1000.0, 1000.0]]))
     array([[0.5, 0.5]])
     """
+
+    @classmethod
+    def example(cls) -> tuple[Softmax, np.ndarray]:
+        return cls(), 2 * np.random.default_rng(0).normal(size=(4, 5))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)

@@ -123,6 +123,10 @@ class Adam(_AdamBase):
 
     decoupled = False
 
+    @classmethod
+    def example(cls) -> Adam:
+        return cls(lr=0.05, weight_decay=1e-4)
+
     def __init__(
         self,
         lr: float = 1e-3,
@@ -148,6 +152,10 @@ class AdamW(_AdamBase):
     """Adam with decoupled weight decay (default ``weight_decay=0.01``, as in PyTorch)."""
 
     decoupled = True
+
+    @classmethod
+    def example(cls) -> AdamW:
+        return cls(lr=0.05)
 
     def __init__(
         self,

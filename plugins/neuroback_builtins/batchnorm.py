@@ -87,6 +87,15 @@ class BatchNorm(Layer):
         self.add_state("running_mean", np.zeros(n, self.dtype))
         self.add_state("running_var", np.ones(n, self.dtype))
 
+    @classmethod
+    def example(cls) -> tuple[BatchNorm, np.ndarray]:
+        layer = cls(4, dtype="float64")
+        rng = np.random.default_rng(0)
+        if layer.gamma is not None and layer.beta is not None:
+            layer.gamma.assign(rng.uniform(0.5, 1.5, size=4))
+            layer.beta.assign(rng.normal(size=4))
+        return layer, 2 + 3 * rng.normal(size=(8, 4))
+
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x, ndim=2, features=self.num_features, dtype=self.dtype)
         xp = self.backend.xp

@@ -52,6 +52,11 @@ class SoftmaxCrossEntropy(Loss):
     (0.693147, array([[ 0.5, -0.5]]))
     """
 
+    @classmethod
+    def example(cls) -> tuple[SoftmaxCrossEntropy, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(0)
+        return cls(), 2 * rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
+
     def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
         _check_logits(self, pred, target)
         xp = self.backend.xp
@@ -108,6 +113,11 @@ class BinaryCrossEntropy(Loss):
     >>> round(float(value), 6), grad.ravel().tolist()
     (0.346574, [-0.25, 0.0])
     """
+
+    @classmethod
+    def example(cls) -> tuple[BinaryCrossEntropy, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(0)
+        return cls(), 2 * rng.normal(size=(6, 2)), rng.uniform(size=(6, 2))
 
     def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
         _check_logits(self, pred, target)

@@ -90,6 +90,12 @@ class Dense(Layer):
             self.add_parameter("b", np.zeros(self.out_features, dtype=self.dtype)) if bias else None
         )
 
+    @classmethod
+    def example(cls) -> tuple[Dense, np.ndarray]:
+        layer = cls(4, 3, dtype="float64", rng=0)
+        layer.b.assign(np.random.default_rng(1).normal(size=3))
+        return layer, np.random.default_rng(2).normal(size=(5, 4))
+
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x, ndim=2, features=self.in_features, dtype=self.dtype)
         W = self.W.value

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, final
 
+import numpy as np
+
 from neuroback import Array, BackendLike, Backward, Layer
 from neuroback.errors import ShapeError
 
@@ -41,6 +43,10 @@ class Dropout(Layer):
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
             raise ValueError(f"Dropout p must be in [0, 1), got {p!r}.")
         self.p = float(p)
+
+    @classmethod
+    def example(cls) -> tuple[Dropout, np.ndarray]:
+        return cls(0.3), np.random.default_rng(0).normal(size=(6, 5))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import final
 
+import numpy as np
+
 from neuroback import Array, Loss
 from neuroback.errors import ShapeError
 
@@ -32,6 +34,11 @@ class MSE(Loss):
     >>> float(value), grad
     (2.5, array([[1., 2.]]))
     """
+
+    @classmethod
+    def example(cls) -> tuple[MSE, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(0)
+        return cls(), rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
 
     def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
         backend = self.backend

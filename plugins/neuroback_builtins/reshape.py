@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, final
 
+import numpy as np
+
 from neuroback import Array, Backward, Layer
 from neuroback.errors import ShapeError
 
@@ -22,6 +24,10 @@ class Flatten(Layer):
     >>> nb.layers.Flatten()(np.zeros((2, 8, 8))).shape
     (2, 64)
     """
+
+    @classmethod
+    def example(cls) -> tuple[Flatten, np.ndarray]:
+        return cls(), np.random.default_rng(0).normal(size=(3, 2, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)

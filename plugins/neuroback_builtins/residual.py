@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, final
 
+import numpy as np
+
 from neuroback import Array, BackendLike, Backward, Layer
 from neuroback.errors import ShapeError
 
@@ -39,6 +41,16 @@ class Residual(Layer):
         if block.backend is not self.backend:
             block.to(self.backend)
         self.block = block
+
+    @classmethod
+    def example(cls) -> tuple[Residual, np.ndarray]:
+        from neuroback import Sequential
+
+        from .activations import Tanh
+        from .dense import Dense
+
+        block = Sequential(Dense(4, 4, dtype="float64", rng=0), Tanh())
+        return cls(block), np.random.default_rng(1).normal(size=(5, 4))
 
     def children(self) -> Mapping[str, Layer]:
         return {"block": self.block}

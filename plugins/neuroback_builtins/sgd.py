@@ -61,6 +61,10 @@ class SGD(Optimizer):
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0.")
 
+    @classmethod
+    def example(cls) -> SGD:
+        return cls(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+
     def hyperparameters(self) -> dict[str, Any]:
         return {
             "lr": self.lr,
