@@ -77,7 +77,7 @@ class _Float64Leak(nb.Layer):
 
         def backward(dy):  # type: ignore[no-untyped-def]
             if dy.shape != x.shape:
-                raise nb.errors.ShapeError(f"expected a gradient of shape {x.shape}, got {dy.shape}")
+                raise nb.errors.ShapeError(f"expected gradient shape {x.shape}, got {dy.shape}")
             return dy * scale
 
         return x * scale, backward

@@ -184,3 +184,133 @@ def test_parameter_groups_follow_torch_param_groups(
     if name == "SGD":
         options["momentum"] = 0.9
     _run_trajectory(torch, name, options, clip=clip, groups=GROUPS)
+
+
+# -- the rest of the layers and losses ----------------------------------------------------
+
+
+def test_leaky_relu_matches_torch(torch: Any) -> None:
+    x = np.random.default_rng(5).normal(size=(6, 4))
+    _layer_vs_torch(
+        nb.layers.LeakyReLU(0.2), lambda t: torch.nn.functional.leaky_relu(t, 0.2), x, torch
+    )
+
+
+def test_tanh_matches_torch(torch: Any) -> None:
+    x = np.random.default_rng(6).normal(scale=3, size=(6, 4))
+    _layer_vs_torch(nb.layers.Tanh(), torch.tanh, x, torch)
+
+
+def test_softmax_matches_torch(torch: Any) -> None:
+    x = np.random.default_rng(7).normal(scale=4, size=(5, 6))
+    x[0] += 800.0  # a row that would overflow without the max shift
+    _layer_vs_torch(nb.layers.Softmax(), lambda t: torch.softmax(t, dim=-1), x, torch)
+
+
+def test_flatten_matches_torch(torch: Any) -> None:
+    x = np.random.default_rng(8).normal(size=(3, 2, 4))
+    _layer_vs_torch(nb.layers.Flatten(), torch.nn.Flatten(), x, torch)
+
+
+def test_dropout_matches_torch_given_the_same_mask(torch: Any) -> None:
+    x = np.random.default_rng(9).normal(size=(6, 5))
+    layer = nb.layers.Dropout(0.4)
+    y, backward = layer.forward(x, train=True, rng=nb.get_backend().generator(3))
+    mask = y != 0
+    dy = np.random.default_rng(10).normal(size=x.shape)
+    dx = backward(dy)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tx * torch.tensor(mask) / (1 - 0.4)  # torch's inverted dropout with this mask
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), **TOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **TOL)
+    assert 0.3 < 1 - mask.mean() < 0.5
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_matches_torch_in_training_and_eval(torch: Any, affine: bool) -> None:
+    rng = np.random.default_rng(11)
+    layer = nb.layers.BatchNorm(4, affine=affine, dtype="float64")
+    tbn = torch.nn.BatchNorm1d(4, affine=affine)
+    if affine:
+        gamma, beta = rng.uniform(0.5, 1.5, 4), rng.normal(size=4)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        with torch.no_grad():
+            tbn.weight.copy_(torch.tensor(gamma))
+            tbn.bias.copy_(torch.tensor(beta))
+    for _ in range(3):  # three training batches move the running statistics
+        x = 2 + 3 * rng.normal(size=(8, 4))
+        dy = rng.normal(size=(8, 4))
+        tbn.train()
+        if affine:
+            tbn.zero_grad()
+        layer.zero_grad()
+        _layer_vs_torch_with_grad_output(layer, tbn, x, dy, torch, train=True)
+        np.testing.assert_allclose(layer.state("running_mean"), tbn.running_mean.numpy(), **TOL)
+        np.testing.assert_allclose(layer.state("running_var"), tbn.running_var.numpy(), **TOL)
+        if affine:
+            np.testing.assert_allclose(layer.gamma.grad, tbn.weight.grad.numpy(), **TOL)
+            np.testing.assert_allclose(layer.beta.grad, tbn.bias.grad.numpy(), **TOL)
+    tbn.eval()
+    x = rng.normal(size=(5, 4))
+    _layer_vs_torch_with_grad_output(layer, tbn, x, rng.normal(size=(5, 4)), torch, train=False)
+
+
+def _layer_vs_torch_with_grad_output(
+    layer: nb.Layer, module: Any, x: np.ndarray, dy: np.ndarray, torch: Any, *, train: bool
+) -> None:
+    y, backward = layer.forward(x, train=train)
+    dx = backward(dy)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = module(tx)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), **TOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_residual_matches_torch(torch: Any) -> None:
+    block = nb.Sequential(nb.layers.Dense(4, 4, dtype="float64", rng=0), nb.layers.Tanh())
+    layer = nb.layers.Residual(block)
+    weight = torch.tensor(block[0].W.value.T.copy(), requires_grad=True)
+    bias = torch.tensor(block[0].b.value.copy(), requires_grad=True)
+    x = np.random.default_rng(12).normal(size=(5, 4))
+    _layer_vs_torch(
+        layer, lambda t: t + torch.tanh(torch.nn.functional.linear(t, weight, bias)), x, torch
+    )
+    np.testing.assert_allclose(block[0].W.grad, weight.grad.numpy().T, **TOL)
+    assert list(layer.named_parameters()) == ["block.0.W", "block.0.b"]
+
+
+@pytest.mark.parametrize("targets", ["labels", "one-hot", "soft"])
+def test_softmax_cross_entropy_matches_torch(torch: Any, targets: str) -> None:
+    rng = np.random.default_rng(13)
+    logits = rng.normal(scale=3, size=(6, 4))
+    logits[0, 1] = 900.0  # extreme logits stay finite
+    labels = rng.integers(0, 4, size=6)
+    if targets == "labels":
+        target = labels
+    elif targets == "one-hot":
+        target = np.eye(4)[labels]
+    else:
+        target = rng.dirichlet(np.ones(4), size=6)
+    value, grad = nb.losses.SoftmaxCrossEntropy().forward(logits, target)
+    tl = torch.tensor(logits, requires_grad=True)
+    tt = torch.tensor(target)
+    tv = torch.nn.functional.cross_entropy(tl, tt)
+    tv.backward()
+    np.testing.assert_allclose(float(value), tv.item(), **TOL)
+    np.testing.assert_allclose(grad, tl.grad.numpy(), **TOL)
+
+
+def test_binary_cross_entropy_matches_torch(torch: Any) -> None:
+    rng = np.random.default_rng(14)
+    logits = rng.normal(scale=4, size=(8, 2))
+    logits[0, 0], logits[1, 1] = 1000.0, -1000.0
+    target = rng.uniform(size=(8, 2))
+    value, grad = nb.losses.BinaryCrossEntropy().forward(logits, target)
+    tl = torch.tensor(logits, requires_grad=True)
+    tv = torch.nn.functional.binary_cross_entropy_with_logits(tl, torch.tensor(target))
+    tv.backward()
+    np.testing.assert_allclose(float(value), tv.item(), **TOL)
+    np.testing.assert_allclose(grad, tl.grad.numpy(), **TOL)
