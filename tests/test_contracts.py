@@ -36,7 +36,9 @@ def test_every_registered_component_has_a_contract_case() -> None:
 
 
 @pytest.mark.parametrize("component", CASES, ids=[c.qualified_name for c in CASES])
-def test_component_contract(component: Any) -> None:
+def test_component_contract(component: Any, nb_backend: Any) -> None:
+    # nb_backend runs this on NumPy, on the strict CPU backend whose arrays refuse
+    # implicit NumPy conversion as CuPy's do, and on CuPy where a GPU is present.
     check_component(component.obj)
 
 

@@ -7,36 +7,35 @@ GPU never takes, a reduction result treated as a NumPy scalar. The ``"strict"``
 backend runs the very same NumPy kernels, but every array it hands out is a
 :class:`StrictArray` that follows CuPy's rules where they differ from NumPy's:
 
-===========================================  =========================================
-CuPy behaviour                               strict backend
-===========================================  =========================================
-``np.asarray(d)`` / ``np.array(d)`` raise    ``__array__`` raises :class:`StrictArrayError`
-``TypeError: Implicit conversion to a        (a ``TypeError``); ``__array_interface__``,
-NumPy array is not allowed``                 ``__dlpack__`` and friends do not exist
-``d + h``, ``h + d``, ``cupy.add(d, h)``,    any ``numpy.ndarray`` (any ndim) among the
-``cupy.concatenate([d, h])`` raise           operands, ``out=`` or arguments of a ufunc,
-``TypeError: Unsupported type ndarray``      operator, ``xp`` function, method or NumPy
-                                             function raises :class:`StrictArrayError`
-``cupy.add(d, [1, 2])`` raises               a list or tuple as a ufunc/operator operand
-                                             raises (``xp`` functions may take lists)
-``d[...] = h`` raises ``ValueError:          a non-scalar ndarray value raises
-non-scalar numpy.ndarray cannot be used      :class:`StrictAssignmentError` (both a
-for fill``                                   ``TypeError`` and a ``ValueError``)
-``cupy.ndarray`` is no ``numpy.ndarray``     :class:`StrictArray` is no ``numpy.ndarray``
-``d.sum()``, ``d[0, 0]``, ``cupy.max(d)``    0-d :class:`StrictArray`; integer indexing
-return 0-d device arrays (views)             returns a 0-d *view*, as CuPy's does
-``float(d)``, ``int(d)``, ``bool(d)``,       allowed: the explicit synchronisation
-``d.item()``, ``d.tolist()``, ``d.get()``    points, with NumPy's rules for ndim/size
-``cupy.asarray(h)`` copies host -> device    ``xp.asarray(h)``/``xp.array(h)`` and
-                                             ``backend.asarray(h)`` *copy*: mutating ``h``
-                                             later never changes the backend array
-``backend.to_host(d)`` is a device -> host   ``backend.to_host(d)`` returns a fresh copy
-copy                                         (never a view of the backend array)
-scalars: Python numbers and NumPy scalar     accepted everywhere (``d * np.float32(2)``)
-types are accepted
-indices: ints, slices, lists, NumPy and      the same (CuPy converts host index arrays
-CuPy index arrays                            itself)
-===========================================  =========================================
+* **No implicit conversion.** ``np.asarray(d)`` / ``np.array(d)`` raise
+  :class:`StrictArrayError` (a ``TypeError``), as CuPy raises ``TypeError:
+  Implicit conversion to a NumPy array is not allowed``. There is no
+  ``__array_interface__``, ``__array_struct__`` or ``__dlpack__`` to sneak through.
+* **No mixing with host arrays.** A ``numpy.ndarray`` of any ndim among the
+  operands, ``out=`` or arguments of an operator, ufunc, ``xp`` function, method
+  or NumPy function raises :class:`StrictArrayError` (CuPy: ``TypeError:
+  Unsupported type <class 'numpy.ndarray'>``): ``d + h``, ``h + d``,
+  ``xp.add(d, h)``, ``xp.add(h, h)``, ``xp.concatenate([d, h])``. A list or tuple
+  is no ufunc operand either (``d + [1, 2]``); ``xp`` functions may take lists.
+* **Assignment.** ``d[...] = h`` with a non-scalar host array raises
+  :class:`StrictAssignmentError`, both a ``TypeError`` and the ``ValueError``
+  CuPy raises (``non-scalar numpy.ndarray cannot be used for fill``). Strict
+  arrays, Python and NumPy scalars and 0-d host arrays are accepted.
+* **Not a NumPy array.** :class:`StrictArray` is no ``numpy.ndarray`` subclass,
+  so ``isinstance(x, np.ndarray)`` branches go the way they go on the GPU.
+* **0-d arrays, not scalars.** ``d.sum()``, ``xp.max(d)``, ``np.mean(d)`` and
+  ``d[0, 0]`` return 0-d strict arrays; integer indexing returns a 0-d *view*,
+  as CuPy's does.
+* **Explicit synchronisation is allowed.** ``float(d)``, ``int(d)``, ``bool(d)``,
+  ``operator.index(d)``, ``d.item()``, ``d.tolist()`` and ``d.get()`` work, with
+  NumPy's rules on ndim and size.
+* **Transfers copy.** ``xp.asarray(h)``, ``xp.array(h)`` and ``backend.asarray(h)``
+  copy host data, as ``cupy.asarray`` copies it to the device: mutating ``h``
+  later never changes the backend array. ``backend.to_host(d)`` returns a fresh
+  copy, never a view.
+* **Scalars and indices as in CuPy.** Python numbers and NumPy scalar types are
+  accepted everywhere (``d * np.float32(2)``); indices may be ints, slices,
+  lists, strict arrays or host index arrays (CuPy converts those itself).
 
 How it is built
 ---------------
@@ -68,15 +67,22 @@ How it is built
 
 Deliberate choices
 ------------------
-* Stricter than CuPy in two corners, for simplicity: a host array of any ndim
-  is refused as a ufunc operand (CuPy refuses them too) and as a ``__setitem__``
-  value of ndim >= 1 (CuPy accepts one on a few advanced-indexing paths).
+* Stricter than CuPy in a few corners, for one simple rule: a 0-d host array is
+  refused as an operand (CuPy may take it as a scalar), a host array of ndim >= 1
+  as a ``__setitem__`` value (CuPy accepts one on a few advanced-indexing paths),
+  and every ``xp`` function but the three transfers refuses host input
+  (a few CuPy functions that read only shape and dtype would accept it).
 * :meth:`StrictBackend.to_host` refuses anything but a strict array, where
   ``CupyBackend.to_host`` passes NumPy arrays through: handing a host array to
   ``to_host`` means the caller lost track of where its data lives.
 * Functions returning Python values (``xp.allclose``, ``xp.shape``) return them
   unchanged; CuPy returns some of these as 0-d arrays. Code that needs a host
   bool should call ``bool(...)``, which works on both.
+* ``NumpyBackend.asarray`` recognises a CuPy array by ``__cuda_array_interface__``
+  and calls its ``.get()``; a strict array does not fake that interface (other
+  libraries would read it as a device pointer), so
+  ``get_backend("numpy").asarray(strict_array)`` raises. Move data between
+  backends through ``to_host``, as ``Layer.to`` does.
 
 Importing this module registers the backend under the name ``"strict"``, so
 ``nb.get_backend("strict")``, ``nb.use_backend("strict")`` and
@@ -84,7 +90,7 @@ Importing this module registers the backend under the name ``"strict"``, so
 collection imports it too).
 
 >>> import numpy as np, neuroback as nb
->>> from neuroback.testing.strict import StrictArray
+>>> import neuroback.testing.strict  # registers "strict"
 >>> be = nb.get_backend("strict")
 >>> a = be.asarray([1.0, 2.0, 3.0])
 >>> a * 2 + np.float64(1)
@@ -423,9 +429,8 @@ class StrictArray(NDArrayOperatorsMixin):
 
     def __iter__(self) -> Iterator[StrictArray]:
         if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d array")
-        for i in range(self._data.shape[0]):
-            yield self[i]
+            raise TypeError("iteration over a 0-d array")  # at iter(), as CuPy and NumPy do
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __contains__(self, value: Any) -> bool:
         return bool((self == value).any())
