@@ -62,7 +62,7 @@ def nb_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     name = getattr(request, "param", "numpy")
     if name == "strict":
-        import neuroback.testing.strict  # noqa: F401  (registers the "strict" backend)
+        import neuroback.testing.strict  # registers the "strict" backend
     try:
         backend = neuroback.get_backend(name)
     except BackendError as exc:
