@@ -33,6 +33,7 @@ from .parameter import Parameter
 from .plugin_system import PluginLoadWarning, get_registry, hookimpl
 from .rng import default_rng, seed
 from .sequential import Sequential
+from .training import History, Trainer
 from .transform import Chain, GradientTransform, chain
 
 try:
@@ -48,12 +49,14 @@ __all__ = [
     "Callback",
     "Chain",
     "GradientTransform",
+    "History",
     "Layer",
     "Loss",
     "Optimizer",
     "Parameter",
     "PluginLoadWarning",
     "Sequential",
+    "Trainer",
     "__version__",
     "available_backends",
     "build",

@@ -16,6 +16,7 @@ __all__ = [
     "NotBoundError",
     "PluginError",
     "ShapeError",
+    "TrainingError",
 ]
 
 
@@ -53,3 +54,7 @@ class ConfigError(NeurobackError, ValueError):
 
 class NotBoundError(NeurobackError, RuntimeError):
     """An optimizer was used before :meth:`~neuroback.Optimizer.bind` attached a model."""
+
+
+class TrainingError(NeurobackError, RuntimeError):
+    """Training cannot go on (for example the loss became NaN under ``TerminateOnNaN``)."""

@@ -36,6 +36,14 @@ class Loss(ABC):
             f"(loss, float64 prediction, target) so neuroback.testing can check it."
         )
 
+    def check_targets(self, target: Any, output_shape: tuple[int, ...]) -> None:  # noqa: B027
+        """Validate a whole target array before training (override to check label ranges).
+
+        ``output_shape`` is the shape of the model's output for one batch. Raise
+        :class:`~neuroback.errors.ShapeError` with a clear message; the default
+        accepts anything (shape mismatches surface in a dry-run ``forward``).
+        """
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this loss (JSON/TOML-friendly values)."""
         return {}

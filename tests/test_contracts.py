@@ -24,7 +24,7 @@ from neuroback.testing import (
 )
 
 BUILTINS = [c for c in get_registry().components() if c.distribution == "neuroback"]
-CHECKED_KINDS = ("layers", "losses", "optimizers", "transforms", "callbacks")
+CHECKED_KINDS = ("layers", "losses", "optimizers", "transforms", "callbacks", "metrics")
 CASES = [c for c in BUILTINS if c.kind in CHECKED_KINDS]
 
 
@@ -32,7 +32,7 @@ def test_every_registered_component_has_a_contract_case() -> None:
     unchecked = [c.qualified_name for c in BUILTINS if c not in CASES]
     assert unchecked == [], f"components without a contract case: {unchecked}"
     assert len(CASES) == len(BUILTINS)
-    assert len(CASES) >= 19  # the built-ins this suite was written against
+    assert len(CASES) >= 28  # the built-ins this suite was written against
 
 
 @pytest.mark.parametrize("component", CASES, ids=[c.qualified_name for c in CASES])

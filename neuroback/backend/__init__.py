@@ -32,6 +32,7 @@ __all__ = [
     "BackendLike",
     "array_namespace",
     "available_backends",
+    "configured_backend",
     "get_backend",
     "register_backend",
     "use_backend",
@@ -115,6 +116,18 @@ def array_namespace(array: Any) -> Any:
         f"{type(array).__module__}.{type(array).__qualname__} is not an array of any backend in "
         f"use ({sorted(_instances) or ['numpy']}). Convert it with backend.asarray(...)."
     )
+
+
+def configured_backend() -> Backend | None:
+    """The backend the user chose by context or environment, or ``None`` if neither is set.
+
+    (``get_backend()`` falls back to NumPy; this tells an explicit choice apart.)
+    """
+    active = _current.get()
+    if active is not None:
+        return active
+    env = os.environ.get(ENV_VAR, "").strip()
+    return _by_name(env) if env else None
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from .conformance import (
     check_component,
     check_layer,
     check_loss,
+    check_metric,
     check_optimizer,
     check_transform,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "check_layer_gradients",
     "check_loss",
     "check_loss_gradients",
+    "check_metric",
     "check_optimizer",
     "check_transform",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "check_component",
     "check_layer",
     "check_loss",
+    "check_metric",
     "check_optimizer",
     "check_transform",
 ]
@@ -393,6 +394,37 @@ def check_callback(callback: Callback) -> None:
     _json_round_trip(callback, "callbacks")
 
 
+# -- metrics ------------------------------------------------------------------------------
+
+
+def check_metric(metric: Any, pred: Any = None, target: Any = None) -> None:
+    """Run the metric contract: a finite 0-d backend array, and a mean over samples
+    (the value on a batch is the size-weighted mean of its values on two parts, which
+    is how the Trainer combines batches). Default inputs: 8x3 scores and one-hot rows."""
+    backend = get_backend()
+    rng = np.random.default_rng(0)
+    if pred is None:
+        pred = rng.normal(size=(8, 3))
+        target = np.eye(3)[rng.integers(0, 3, size=8)]
+    p, t = backend.asarray(np.asarray(pred)), backend.asarray(np.asarray(target))
+    value = metric(p, t)
+    if not backend.is_native(value) or value.ndim != 0:
+        raise _fail(metric, "a metric returns a 0-d array on the backend", f"got {type(value)!r}")
+    total = float(backend.to_host(value))
+    if not np.isfinite(total):
+        raise _fail(metric, "a metric is finite on finite input", f"got {total}")
+    cut = 3
+    n = int(p.shape[0])
+    first = float(backend.to_host(metric(p[:cut], t[:cut])))
+    second = float(backend.to_host(metric(p[cut:], t[cut:])))
+    combined = (first * cut + second * (n - cut)) / n
+    if not np.isclose(combined, total, rtol=1e-6, atol=1e-12):
+        raise _fail(
+            metric, "a metric is a mean over samples",
+            f"whole batch {total:.6g}, size-weighted halves {combined:.6g}",
+        )
+
+
 # -- dispatch -----------------------------------------------------------------------------
 
 
@@ -410,6 +442,8 @@ def check_component(component_cls: type) -> None:
         check_transform(component_cls.example())
     elif isinstance(component_cls, type) and issubclass(component_cls, Callback):
         check_callback(component_cls.example())
+    elif callable(component_cls):
+        check_metric(component_cls)
     else:
         raise TypeError(
             f"check_component takes a component class of one of the kinds {sorted(KINDS)}, "

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from neuroback import Sequential, hookimpl
 
+from . import metrics
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .adam import Adam, AdamW
 from .batchnorm import BatchNorm
+from .callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    ProgressBar,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from .clipping import ClipByGlobalNorm, ClipByValue
 from .cross_entropy import BinaryCrossEntropy, SoftmaxCrossEntropy
 from .dense import Dense
@@ -28,19 +37,26 @@ __all__ = [
     "AdamW",
     "BatchNorm",
     "BinaryCrossEntropy",
+    "CSVLogger",
     "ClipByGlobalNorm",
     "ClipByValue",
     "Dense",
     "Dropout",
+    "EarlyStopping",
     "Flatten",
     "LeakyReLU",
+    "LearningRateScheduler",
+    "ProgressBar",
     "ReLU",
+    "ReduceLROnPlateau",
     "Residual",
     "Sigmoid",
     "Softmax",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "TerminateOnNaN",
     "WeightDecay",
+    "metrics",
 ]
 
 
@@ -78,3 +94,20 @@ def neuroback_register_transforms(register):  # type: ignore[no-untyped-def]
     register(ClipByGlobalNorm)
     register(ClipByValue)
     register(WeightDecay)
+
+
+@hookimpl
+def neuroback_register_metrics(register):  # type: ignore[no-untyped-def]
+    register(metrics.accuracy)
+    register(metrics.mse)
+    register(metrics.mae)
+
+
+@hookimpl
+def neuroback_register_callbacks(register):  # type: ignore[no-untyped-def]
+    register(ProgressBar)
+    register(EarlyStopping)
+    register(LearningRateScheduler)
+    register(ReduceLROnPlateau)
+    register(TerminateOnNaN)
+    register(CSVLogger)

@@ -24,7 +24,7 @@ sigmoid output, not of the mean squared error it was written for.
 
 from __future__ import annotations
 
-from typing import final
+from typing import Any, final
 
 import numpy as np
 
@@ -56,6 +56,32 @@ class SoftmaxCrossEntropy(Loss):
     def example(cls) -> tuple[SoftmaxCrossEntropy, np.ndarray, np.ndarray]:
         rng = np.random.default_rng(0)
         return cls(), 2 * rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
+
+    def check_targets(self, target: Any, output_shape: tuple[int, ...]) -> None:
+        """Labels must be integers in ``[0, classes)``; one-hot rows must match the output."""
+        host = (
+            np.asarray(self.backend.to_host(target))
+            if self.backend.is_native(target)
+            else (np.asarray(target))
+        )
+        classes = output_shape[-1]
+        if host.ndim == 1:
+            if host.dtype.kind not in "iu":
+                raise ShapeError(
+                    f"SoftmaxCrossEntropy expects integer class labels, got dtype {host.dtype}. "
+                    "Cast them with y.astype('int64') (or pass one-hot rows)."
+                )
+            if host.size and (host.min() < 0 or host.max() >= classes):
+                raise ShapeError(
+                    f"SoftmaxCrossEntropy labels must be in [0, {classes}) for a model with "
+                    f"{classes} outputs, got labels from {host.min()} to {host.max()}. Make the "
+                    f"last layer output {int(host.max()) + 1} classes, or fix the labels."
+                )
+        elif host.ndim != 2 or host.shape[1] != classes:
+            raise ShapeError(
+                f"SoftmaxCrossEntropy expects labels of shape (n,) or one-hot targets of shape "
+                f"(n, {classes}), got {host.shape}."
+            )
 
     def forward(self, pred: Array, target: Array) -> tuple[Array, Array]:
         _check_logits(self, pred, target)

@@ -1,0 +1,488 @@
+"""The Trainer: fit, evaluate and predict, with callbacks and metrics.
+
+One training step (:meth:`Trainer.train_step`) is the whole of the hot path::
+
+    pred, backward = model.forward(xb, train=True, rng=trainer_rng)
+    loss, dpred    = loss_fn.forward(pred, yb)
+    backward(dpred)                      # Parameter.grad filled
+    callbacks.on_after_backward()        # gradients are readable here
+    callbacks.on_before_optimizer_step()
+    optimizer.step()                     # transforms, then the update rule
+    optimizer.zero_grad()
+
+Values stay on the backend: the loss and metrics are summed there and read on
+the host only every ``log_every_n_steps`` steps and at the end of each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..backend import Array, Backend, BackendLike, configured_backend, get_backend
+from ..callback import Callback
+from ..config import build
+from ..errors import NeurobackError, ShapeError
+from ..layer import Layer
+from ..loss import Loss
+from ..optimizer import Optimizer
+from ..plugin_system import get_registry
+from .data import ArrayLoader, BatchIterable
+from .history import History
+
+__all__ = ["NonFiniteLossWarning", "StepResult", "Trainer"]
+
+Metric = Callable[[Array, Array], Array]
+
+
+class NonFiniteLossWarning(UserWarning):
+    """The training loss became NaN or infinite (add TerminateOnNaN to stop or raise)."""
+
+
+class StepResult(NamedTuple):
+    """What :meth:`Trainer.train_step` returns: both stay on the backend."""
+
+    loss: Array
+    prediction: Array
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class Trainer:
+    """Train ``model`` on ``loss`` with ``optimizer``.
+
+    Parameters
+    ----------
+    model:
+        Any :class:`~neuroback.Layer` (usually a :class:`~neuroback.Sequential`).
+    loss, optimizer:
+        Instances, or registry names / specs (``"MSE"``, ``{"type": "Adam", "config": {...}}``).
+    callbacks:
+        :class:`~neuroback.Callback` instances, called in order.
+    metrics:
+        Metric names from the registry (``"accuracy"``) or callables
+        ``metric(pred, target) -> 0-d array``; reported per epoch.
+    backend:
+        Where to train. Default: the ``use_backend`` context or ``NEUROBACK_BACKEND``
+        if set, else where the model already lives. The model is moved there
+        before the optimizer is bound.
+    seed:
+        Seeds the data order and the generator handed to ``forward`` (dropout).
+        With :func:`neuroback.seed` for the initial weights, the same seeds, data
+        and code give bitwise identical results on the CPU.
+    log_every_n_steps:
+        How often the running loss is read on the host (and shown, and checked
+        for NaN). Epoch results are always exact.
+    accumulate_steps:
+        Micro-batches per optimizer update; the loss is scaled by ``1/k`` so k
+        micro-batches of size b update like one batch of size k*b (BatchNorm
+        aside: its statistics are per micro-batch).
+    """
+
+    def __init__(
+        self,
+        model: Layer,
+        loss: Loss | str | Mapping[str, Any],
+        optimizer: Optimizer | str | Mapping[str, Any],
+        *,
+        callbacks: Iterable[Callback] = (),
+        metrics: Iterable[str | Metric] = (),
+        backend: BackendLike = None,
+        seed: int | None = None,
+        log_every_n_steps: int = 50,
+        accumulate_steps: int = 1,
+    ) -> None:
+        if not isinstance(model, Layer):
+            raise TypeError(f"Trainer needs a neuroback Layer as its model, got {type(model)}.")
+        self.model = model
+        self.loss: Loss = loss if isinstance(loss, Loss) else build("losses", loss)
+        self.optimizer: Optimizer = (
+            optimizer if isinstance(optimizer, Optimizer) else build("optimizers", optimizer)
+        )
+        self.callbacks: list[Callback] = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be neuroback.Callback instances, got {type(cb).__name__}: "
+                    f"{cb!r}."
+                )
+        self.metrics: dict[str, Metric] = dict(_resolve_metric(m) for m in metrics)
+        self.log_every_n_steps = _positive_int(log_every_n_steps, "log_every_n_steps")
+        self.accumulate_steps = _positive_int(accumulate_steps, "accumulate_steps")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
+        self.seed = seed
+
+        target = (
+            get_backend(backend) if backend is not None else configured_backend() or model.backend
+        )
+        self.backend: Backend = target
+        model.to(target)  # move first, then bind: optimizer state lives with the parameters
+        self.loss.to(target)
+        if (
+            not self.optimizer.bound
+            or list(self.optimizer.params.values()) != list(model.named_parameters().values())
+            or self.optimizer.backend is not target
+        ):
+            self.optimizer.bind(model)
+        model.needs_input_grad = False  # nobody reads the gradient of the data
+
+        data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
+        self.data_rng = np.random.default_rng(data_seed)
+        self.forward_rng = target.generator(int(forward_seed.generate_state(1)[0]))
+
+        #: Optimizer updates applied (what schedules count).
+        self.global_step = 0
+        #: Micro-batches processed (equals global_step without accumulation).
+        self.batch_step = 0
+        #: Epochs completed over every ``fit`` call.
+        self.epoch = 0
+        #: Set it to True (from a callback) to end ``fit`` cleanly after the current batch.
+        self.stop_training = False
+        self.history = History()
+        self.epochs_total = 0
+        self.batches_per_epoch: int | None = None
+        #: The most recent training batch (on the backend), for diagnostics callbacks.
+        self.last_batch: tuple[Array, Array] | None = None
+        self._micro = 0
+        self._warned_nonfinite = False
+
+    # -- the hot path -------------------------------------------------------------------
+    def train_step(self, xb: Array, yb: Array) -> StepResult:
+        """One micro-batch: forward, loss, backward, and (every ``accumulate_steps``) an update."""
+        pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
+        value, dpred = self.loss.forward(pred, yb)
+        k = self.accumulate_steps
+        if k > 1:
+            dpred *= 1.0 / k
+        backward(dpred)
+        for cb in self.callbacks:
+            cb.on_after_backward(self)
+        self._micro += 1
+        if self._micro == k:
+            self._apply_update()
+        return StepResult(value, pred)
+
+    def _apply_update(self) -> None:
+        for cb in self.callbacks:
+            cb.on_before_optimizer_step(self)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self._micro = 0
+        self.global_step += 1
+
+    def _flush_partial_accumulation(self) -> None:
+        """Update with the micro-batches left at the end of an epoch, rescaled to a mean."""
+        if self._micro == 0:
+            return
+        scale = self.accumulate_steps / self._micro
+        for param in self.model.named_parameters().values():
+            param.grad[...] *= scale
+        self._apply_update()
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any,
+        y: Any = None,
+        *,
+        epochs: int,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs and return their :class:`History`.
+
+        ``x, y`` are arrays (host or backend), or ``x`` is a batch iterable
+        (``for xb, yb in x``) and ``y`` is None. ``validation_split`` holds out
+        the *last* fraction of the arrays (before shuffling).
+        """
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batch_size, "batch_size")
+        if validation_split is not None and validation_data is not None:
+            raise ValueError("Pass validation_data or validation_split, not both.")
+        train_data: ArrayLoader | BatchIterable
+        if y is None:
+            if hasattr(x, "shape"):
+                raise ValueError(
+                    "fit() got inputs x but no targets y. Pass fit(x, y, ...), or a batch "
+                    "iterable yielding (x_batch, y_batch) pairs as x."
+                )
+            train_data = _check_iterable(x)
+            if validation_split is not None:
+                raise ValueError(
+                    "validation_split needs in-memory arrays; pass validation_data for a "
+                    "batch iterable."
+                )
+        else:
+            xa, ya = self._prepare_arrays(x, y, "training data")
+            if validation_split is not None:
+                xa, ya, validation_data = _split(xa, ya, validation_split)
+            self._dry_run(xa, ya)
+            train_data = ArrayLoader(
+                xa,
+                ya,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                backend=self.backend,
+                rng=self.data_rng,
+            )
+        val_arrays = None
+        if validation_data is not None:
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val).")
+            val_arrays = self._prepare_arrays(*validation_data, "validation data")
+
+        history = History()
+        self.history = history
+        #: The epoch index at which this ``fit`` call will end (for progress displays).
+        self.epochs_total = self.epoch + epochs
+        #: Batches per epoch, or None for a batch iterable without ``len()``.
+        self.batches_per_epoch = _length(train_data)
+        self.stop_training = False
+        self._micro = 0
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            for _ in range(epochs):
+                epoch = self.epoch
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(self, epoch)
+                logs = self._train_epoch(train_data)
+                if val_arrays is not None:
+                    val_logs = self._evaluate_arrays(*val_arrays, batch_size=max(batch_size, 256))
+                    val_logs = {f"val_{k}": v for k, v in val_logs.items()}
+                    for cb in self.callbacks:
+                        cb.on_validation_end(self, val_logs)
+                    logs.update(val_logs)
+                row = {"epoch": epoch, **logs}
+                history.append(row)
+                self.epoch += 1
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, epoch, row)
+                if self.stop_training:
+                    break
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return history
+
+    def _train_epoch(self, data: ArrayLoader | BatchIterable) -> dict[str, float]:
+        xp = self.backend.xp
+        loss_sum = xp.zeros(())
+        metric_sums = {name: xp.zeros(()) for name in self.metrics}
+        window_sum = xp.zeros(())
+        window_count = 0
+        seen = 0
+        batches = data.epoch() if isinstance(data, ArrayLoader) else self._iterate(data)
+        for xb, yb in batches:
+            for cb in self.callbacks:
+                cb.on_batch_begin(self, self.batch_step)
+            self.last_batch = (xb, yb)
+            value, pred = self.train_step(xb, yb)
+            n = int(xb.shape[0])
+            seen += n
+            loss_sum = loss_sum + value * n
+            window_sum = window_sum + value * n
+            window_count += n
+            for name, metric in self.metrics.items():
+                metric_sums[name] = metric_sums[name] + metric(pred, yb) * n
+            self.batch_step += 1
+            logs: dict[str, Any] = {"batch_size": n}
+            if self.batch_step % self.log_every_n_steps == 0:
+                logs["loss"] = self._read_loss(window_sum, window_count)
+                window_sum, window_count = xp.zeros(()), 0
+            for cb in self.callbacks:
+                cb.on_batch_end(self, self.batch_step, logs)
+            if self.stop_training:
+                break
+        if seen == 0:
+            raise ValueError("The training data yielded no batch in this epoch.")
+        self._flush_partial_accumulation()
+        out = {"loss": self._read_loss(loss_sum, seen)}
+        for name, total in metric_sums.items():
+            out[name] = float(self.backend.to_host(total)) / seen
+        return out
+
+    def _read_loss(self, total: Array, count: int) -> float:
+        value = float(self.backend.to_host(total)) / max(count, 1)
+        if not math.isfinite(value) and not self._warned_nonfinite:
+            self._warned_nonfinite = True
+            warnings.warn(
+                f"The training loss is {value} at step {self.batch_step}. Lower the learning "
+                "rate, clip gradients (ClipByGlobalNorm), check the data, or add the "
+                "TerminateOnNaN callback to stop the run.",
+                NonFiniteLossWarning,
+                stacklevel=4,
+            )
+        return value
+
+    def _iterate(self, data: BatchIterable) -> Iterable[tuple[Array, Array]]:
+        for item in data:
+            if not isinstance(item, tuple | list) or len(item) != 2:
+                raise ValueError(
+                    f"A batch iterable must yield (x_batch, y_batch) pairs, got {type(item)}."
+                )
+            xb, yb = self._prepare_arrays(item[0], item[1], "a batch", check_finite=False)
+            yield xb, yb
+
+    # -- evaluate and predict ---------------------------------------------------------------
+    def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics over ``x, y`` in inference mode (no gradient, no state change)."""
+        batch_size = _positive_int(batch_size, "batch_size")
+        xa, ya = self._prepare_arrays(x, y, "evaluation data")
+        return self._evaluate_arrays(xa, ya, batch_size=batch_size)
+
+    def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:
+        xp = self.backend.xp
+        loss_sum = xp.zeros(())
+        sums = {name: xp.zeros(()) for name in self.metrics}
+        n_total = int(x.shape[0])
+        for start in range(0, n_total, batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            pred = self.model(xb)
+            value, _ = self.loss.forward(pred, yb)
+            n = int(xb.shape[0])
+            loss_sum = loss_sum + value * n
+            for name, metric in self.metrics.items():
+                sums[name] = sums[name] + metric(pred, yb) * n
+        out = {"loss": float(self.backend.to_host(loss_sum)) / n_total}
+        for name, total in sums.items():
+            out[name] = float(self.backend.to_host(total)) / n_total
+        return out
+
+    def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for ``x`` in inference mode, as a host NumPy array."""
+        batch_size = _positive_int(batch_size, "batch_size")
+        xa, _ = self._prepare_arrays(x, None, "prediction input")
+        outs = [
+            self.backend.to_host(self.model(xa[start : start + batch_size]))
+            for start in range(0, int(xa.shape[0]), batch_size)
+        ]
+        return np.concatenate(outs, axis=0)
+
+    # -- data checks ---------------------------------------------------------------------
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The model's floating dtype (of its first parameter; float32 without parameters)."""
+        for param in self.model.named_parameters().values():
+            return np.dtype(param.dtype)
+        return np.dtype(np.float32)
+
+    def _prepare_arrays(
+        self, x: Any, y: Any, what: str, *, check_finite: bool = True
+    ) -> tuple[Array, Array | None]:
+        """Move to the backend, cast floating data to the model's dtype once, and validate."""
+        xa = self._to_backend(x, f"{what} x", check_finite)
+        ya = None if y is None else self._to_backend(y, f"{what} y", check_finite)
+        if xa.ndim == 0:
+            raise ShapeError(f"The {what} x is a scalar; expected a batch of samples.")
+        n = int(xa.shape[0])
+        if n == 0:
+            raise ValueError(f"The {what} is empty (0 samples); there is nothing to train on.")
+        if ya is not None and (ya.ndim == 0 or int(ya.shape[0]) != n):
+            got = "a scalar" if ya.ndim == 0 else f"{int(ya.shape[0])} targets"
+            raise ShapeError(
+                f"The {what} has {n} samples in x but {got} in y; x and y must have the same "
+                f"length along the first axis."
+            )
+        return xa, ya
+
+    def _to_backend(self, data: Any, what: str, check_finite: bool) -> Array:
+        backend = self.backend
+        if backend.is_native(data):
+            array = data
+        else:
+            try:
+                host = np.asarray(data)
+            except Exception as exc:
+                raise TypeError(f"The {what} cannot be read as an array: {exc}") from exc
+            if host.dtype == object:
+                raise TypeError(f"The {what} holds Python objects; expected numbers.")
+            array = host
+        kind = array.dtype.kind
+        if kind == "f" or kind == "b":
+            if check_finite and kind == "f":
+                finite = (
+                    backend.to_host(backend.xp.isfinite(array).all())
+                    if backend.is_native(array)
+                    else np.isfinite(array).all()
+                )
+                if not bool(finite):
+                    host = backend.to_host(array) if backend.is_native(array) else array
+                    bad = ~np.isfinite(host)
+                    rows = np.unique(np.nonzero(bad)[0])
+                    raise ValueError(
+                        f"The {what} contains {int(bad.sum())} NaN or infinite values (first in "
+                        f"sample {int(rows[0])}). Clean or impute them before training."
+                    )
+            array = array.astype(self.dtype, copy=False)
+        elif kind not in "iu":
+            raise TypeError(f"The {what} has dtype {array.dtype}; expected numbers.")
+        return array if backend.is_native(array) else backend.asarray(array)
+
+    def _dry_run(self, x: Array, y: Array | None) -> None:
+        """Fail before training when the model's output does not fit the targets."""
+        probe = x[: min(2, int(x.shape[0]))]
+        try:
+            pred = self.model(probe)
+        except NeurobackError as exc:
+            raise type(exc)(f"Before training, the model rejected the data: {exc}") from exc
+        if y is None:
+            return
+        try:
+            self.loss.check_targets(y, tuple(pred.shape))
+            self.loss.forward(pred, y[: probe.shape[0]])
+        except NeurobackError as exc:
+            raise type(exc)(
+                f"Before training: the model's output (shape {tuple(pred.shape)} for "
+                f"{probe.shape[0]} samples) does not fit the targets for {self.loss!r}: {exc}"
+            ) from exc
+
+
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:
+        return None
+
+
+def _check_iterable(data: Any) -> BatchIterable:
+    if not isinstance(data, BatchIterable):
+        raise TypeError(
+            f"fit() takes arrays x and y, or a batch iterable yielding (x, y) pairs; got "
+            f"{type(data).__name__} with y=None."
+        )
+    return data
+
+
+def _split(x: Array, y: Array | None, fraction: float) -> tuple[Array, Array | None, tuple]:
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        raise ValueError(f"validation_split must be a fraction in (0, 1), got {fraction!r}.")
+    n = int(x.shape[0])
+    n_val = round(n * fraction)
+    if n_val < 1 or n_val >= n:
+        raise ValueError(
+            f"validation_split={fraction} leaves {n - n_val} training and {n_val} validation "
+            f"samples out of {n}; choose a fraction that keeps both non-empty."
+        )
+    cut = n - n_val
+    y_train = None if y is None else y[:cut]
+    return x[:cut], y_train, (x[cut:], None if y is None else y[cut:])
+
+
+def _resolve_metric(metric: str | Metric) -> tuple[str, Metric]:
+    if isinstance(metric, str):
+        return metric.rpartition(":")[2], get_registry().get("metrics", metric).obj
+    if callable(metric):
+        return getattr(metric, "__name__", type(metric).__name__), metric
+    raise TypeError(f"A metric is a registered name or a callable, got {metric!r}.")

@@ -1,0 +1,17 @@
+"""Built-in callbacks: progress, early stopping, learning-rate schedules, NaN guard, CSV log,
+gradient-flow diagnostics."""
+
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
+from .lr_schedule import LearningRateScheduler, ReduceLROnPlateau
+from .progress import ProgressBar
+from .terminate_on_nan import TerminateOnNaN
+
+__all__ = [
+    "CSVLogger",
+    "EarlyStopping",
+    "LearningRateScheduler",
+    "ProgressBar",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]

@@ -1,0 +1,45 @@
+"""Reading a monitored quantity from epoch logs, shared by EarlyStopping and ReduceLROnPlateau."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["Monitor"]
+
+
+class Monitor:
+    """Which logged value to watch and whether lower (``min``) or higher (``max``) is better."""
+
+    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, int | float) or min_delta < 0:
+            raise ValueError(f"{owner} min_delta must be a non-negative number, got {min_delta!r}.")
+        if mode == "auto":
+            mode = (
+                "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
+            )
+        self.owner, self.name, self.mode, self.min_delta = owner, monitor, mode, float(min_delta)
+
+    def value(self, logs: Mapping[str, Any]) -> float:
+        if self.name not in logs:
+            hint = (
+                " Pass validation_data or validation_split to fit()."
+                if self.name.startswith("val_")
+                else ""
+            )
+            raise KeyError(
+                f"{self.owner} monitors {self.name!r}, which the epoch logs do not have "
+                f"(they have {sorted(logs)}).{hint}"
+            )
+        return float(logs[self.name])
+
+    def initial(self) -> float:
+        return math.inf if self.mode == "min" else -math.inf
+
+    def improved(self, value: float, best: float) -> bool:
+        if self.mode == "min":
+            return value < best - self.min_delta
+        return value > best + self.min_delta
