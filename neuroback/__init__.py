@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
 
-from . import callbacks, errors, layers, losses, metrics, optimizers, transforms
+from . import callbacks, datasets, errors, layers, losses, metrics, optimizers, transforms
 from .backend import (
     Array,
     Backend,
@@ -62,6 +62,7 @@ __all__ = [
     "build",
     "callbacks",
     "chain",
+    "datasets",
     "default_rng",
     "errors",
     "get_backend",

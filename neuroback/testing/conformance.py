@@ -420,7 +420,8 @@ def check_metric(metric: Any, pred: Any = None, target: Any = None) -> None:
     combined = (first * cut + second * (n - cut)) / n
     if not np.isclose(combined, total, rtol=1e-6, atol=1e-12):
         raise _fail(
-            metric, "a metric is a mean over samples",
+            metric,
+            "a metric is a mean over samples",
             f"whole batch {total:.6g}, size-weighted halves {combined:.6g}",
         )
 
