@@ -15,6 +15,7 @@ from .batchnorm import BatchNorm
 from .callbacks import (
     CSVLogger,
     EarlyStopping,
+    GradientFlowMonitor,
     LearningRateScheduler,
     ProgressBar,
     ReduceLROnPlateau,
@@ -44,6 +45,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "Flatten",
+    "GradientFlowMonitor",
     "LeakyReLU",
     "LearningRateScheduler",
     "ProgressBar",
@@ -107,6 +109,7 @@ def neuroback_register_metrics(register):  # type: ignore[no-untyped-def]
 def neuroback_register_callbacks(register):  # type: ignore[no-untyped-def]
     register(ProgressBar)
     register(EarlyStopping)
+    register(GradientFlowMonitor)
     register(LearningRateScheduler)
     register(ReduceLROnPlateau)
     register(TerminateOnNaN)

@@ -95,12 +95,16 @@ def test_gradient_accumulation_equals_one_large_batch() -> None:
     def weights_after(batch_size: int, accumulate: int) -> dict[str, np.ndarray]:
         nb.seed(3)
         model = nb.Sequential(
-            nb.layers.Dense(2, 8, dtype="float64"), nb.layers.Tanh(),
+            nb.layers.Dense(2, 8, dtype="float64"),
+            nb.layers.Tanh(),
             nb.layers.Dense(8, 2, dtype="float64"),
         )
         trainer = nb.Trainer(
-            model, "SoftmaxCrossEntropy", nb.optimizers.SGD(lr=0.5, momentum=0.9),
-            seed=0, accumulate_steps=accumulate,
+            model,
+            "SoftmaxCrossEntropy",
+            nb.optimizers.SGD(lr=0.5, momentum=0.9),
+            seed=0,
+            accumulate_steps=accumulate,
         )
         trainer.fit(x, y, epochs=3, batch_size=batch_size, shuffle=False)
         assert trainer.global_step == 3 * (128 // (batch_size * accumulate))
@@ -164,10 +168,20 @@ def test_callback_hooks_run_in_order_and_stop_training_ends_cleanly() -> None:
     trainer = _trainer(_classifier(), callbacks=[Recorder()])
     history = trainer.fit(x, y, epochs=10, batch_size=16, validation_data=(x, y))
     assert events == [
-        "train_begin", "epoch_begin 0", "batch", "batch", "batch", "batch",
-        "validation ['val_accuracy', 'val_loss']", "epoch_end 0",
-        "epoch_begin 1", "batch", "batch",
-        "validation ['val_accuracy', 'val_loss']", "epoch_end 1", "train_end",
+        "train_begin",
+        "epoch_begin 0",
+        "batch",
+        "batch",
+        "batch",
+        "batch",
+        "validation ['val_accuracy', 'val_loss']",
+        "epoch_end 0",
+        "epoch_begin 1",
+        "batch",
+        "batch",
+        "validation ['val_accuracy', 'val_loss']",
+        "epoch_end 1",
+        "train_end",
     ]
     assert len(history) == 2
 
@@ -238,7 +252,8 @@ def test_trainer_moves_the_model_then_binds_the_optimizer() -> None:
 
 def test_losses_and_optimizers_by_name_and_spec() -> None:
     trainer = nb.Trainer(
-        _classifier(), {"type": "neuroback:SoftmaxCrossEntropy"},
+        _classifier(),
+        {"type": "neuroback:SoftmaxCrossEntropy"},
         {"type": "SGD", "config": {"lr": 0.1, "momentum": 0.9}},
     )
     assert isinstance(trainer.loss, nb.losses.SoftmaxCrossEntropy)
@@ -269,18 +284,29 @@ def _assert_unchanged(trainer: nb.Trainer, before: dict[str, np.ndarray]) -> Non
         (lambda x, y: (x, y.astype(np.float32)), {}, ShapeError, r"integer class labels"),
         (
             lambda x, y: (np.where(np.arange(64)[:, None] == 9, np.nan, x), y),
-            {}, ValueError, r"2 NaN or infinite values \(first in sample 9\)",
+            {},
+            ValueError,
+            r"2 NaN or infinite values \(first in sample 9\)",
         ),
         (
             lambda x, y: (x, np.eye(3)[y]),
-            {}, ShapeError, r"one-hot targets of shape \(n, 2\), got \(64, 3\)",
+            {},
+            ShapeError,
+            r"one-hot targets of shape \(n, 2\), got \(64, 3\)",
         ),
         (lambda x, y: (x[:, :1], y), {}, ShapeError, r"expects 2 features.*\(2, 1\)"),
         (lambda x, y: (x, y), {"validation_split": 1.5}, ValueError, r"fraction in \(0, 1\)"),
     ],
     ids=[
-        "length-mismatch", "empty", "batch-size-0", "epochs-0", "labels-out-of-range",
-        "float-labels", "nan-in-data", "targets-do-not-fit-output", "wrong-feature-count",
+        "length-mismatch",
+        "empty",
+        "batch-size-0",
+        "epochs-0",
+        "labels-out-of-range",
+        "float-labels",
+        "nan-in-data",
+        "targets-do-not-fit-output",
+        "wrong-feature-count",
         "bad-validation-split",
     ],
 )

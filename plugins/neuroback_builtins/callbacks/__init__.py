@@ -3,6 +3,7 @@ gradient-flow diagnostics."""
 
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
+from .gradient_flow import GradientFlowMonitor, GradientFlowWarning
 from .lr_schedule import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgressBar
 from .terminate_on_nan import TerminateOnNaN
@@ -10,6 +11,8 @@ from .terminate_on_nan import TerminateOnNaN
 __all__ = [
     "CSVLogger",
     "EarlyStopping",
+    "GradientFlowMonitor",
+    "GradientFlowWarning",
     "LearningRateScheduler",
     "ProgressBar",
     "ReduceLROnPlateau",
