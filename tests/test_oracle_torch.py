@@ -86,13 +86,20 @@ def _torch_groups(tmodel: Any, groups: list[dict[str, Any]], base: dict[str, Any
     """torch param groups equivalent to neuroback name-pattern groups on the twin model."""
     import fnmatch
 
-    names = {"0.W": tmodel[0].weight, "0.b": tmodel[0].bias,
-             "2.W": tmodel[2].weight, "2.b": tmodel[2].bias}
+    names = {
+        "0.W": tmodel[0].weight,
+        "0.b": tmodel[0].bias,
+        "2.W": tmodel[2].weight,
+        "2.b": tmodel[2].bias,
+    }
     buckets: list[list[Any]] = [[] for _ in groups] + [[]]
     for name, param in names.items():
         index = next(
-            (i for i, g in enumerate(groups)
-             if any(fnmatch.fnmatchcase(name, pat) for pat in _patterns(g["params"]))),
+            (
+                i
+                for i, g in enumerate(groups)
+                if any(fnmatch.fnmatchcase(name, pat) for pat in _patterns(g["params"]))
+            ),
             len(groups),
         )
         buckets[index].append(param)
@@ -137,10 +144,12 @@ def _run_trajectory(
             tnorms.append(torch.nn.utils.clip_grad_norm_(tmodel.parameters(), clip).item())
             norms.append(float(opt.transform_state[0].global_norm))
         topt.step()
-    pairs = [(model[0].W.value, tmodel[0].weight.detach().numpy().T),
-             (model[0].b.value, tmodel[0].bias.detach().numpy()),
-             (model[2].W.value, tmodel[2].weight.detach().numpy().T),
-             (model[2].b.value, tmodel[2].bias.detach().numpy())]
+    pairs = [
+        (model[0].W.value, tmodel[0].weight.detach().numpy().T),
+        (model[0].b.value, tmodel[0].bias.detach().numpy()),
+        (model[2].W.value, tmodel[2].weight.detach().numpy().T),
+        (model[2].b.value, tmodel[2].bias.detach().numpy()),
+    ]
     for ours, theirs in pairs:
         assert np.max(np.abs(ours - theirs)) < 1e-6
     if clip:
@@ -158,10 +167,9 @@ ADAM_OPTIONS = {
     "default": {"lr": 0.01},
     "betas+eps+wd": {"lr": 0.02, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.05},
 }
-CASES = (
-    [("SGD", k, v) for k, v in SGD_OPTIONS.items()]
-    + [(n, k, v) for n in ("Adam", "AdamW") for k, v in ADAM_OPTIONS.items()]
-)
+CASES = [("SGD", k, v) for k, v in SGD_OPTIONS.items()] + [
+    (n, k, v) for n in ("Adam", "AdamW") for k, v in ADAM_OPTIONS.items()
+]
 GROUPS = [{"params": ["*.b"], "weight_decay": 0.0}, {"params": "0.*", "lr_scale": 0.1}]
 
 

@@ -311,8 +311,9 @@ DISTRIBUTIONS: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
 def _pyproject(dist: str, version: str, entry_points: Mapping[str, str]) -> str:
     packages = sorted({path.split("/")[0] for path in DISTRIBUTIONS[dist][2]})
     eps = "\n".join(f"{name} = {value!r}" for name, value in entry_points.items())
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         [build-system]
         requires = ["setuptools>=61"]
         build-backend = "setuptools.build_meta"
@@ -324,7 +325,10 @@ def _pyproject(dist: str, version: str, entry_points: Mapping[str, str]) -> str:
 
         [project.entry-points.neuroback]
         """
-    ) + eps + f"\n\n[tool.setuptools]\npackages = {json.dumps(packages)}\n"
+        )
+        + eps
+        + f"\n\n[tool.setuptools]\npackages = {json.dumps(packages)}\n"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -342,9 +346,19 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sources.append(str(src))
     site = root / "site"
     cmd = [
-        sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-        "--no-index", "--disable-pip-version-check", "--no-input", "--quiet",
-        "--target", str(site), *sources,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--target",
+        str(site),
+        *sources,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=root)
     if proc.returncode != 0:
@@ -403,11 +417,19 @@ def run_subprocess(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[
     PYTHONPATH; ``site`` becomes PYTHONPATH), from an empty directory."""
 
     def run(
-        cmd: list[str], *, site: Path | None = None, env: Mapping[str, str] | None = None,
+        cmd: list[str],
+        *,
+        site: Path | None = None,
+        env: Mapping[str, str] | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+            timeout=120,
             env=_clean_env(site, env or {}),
         )
         if check and proc.returncode != 0:
@@ -427,9 +449,7 @@ def run_python(
     """Run Python code in a fresh interpreter; it prints one JSON value, which is returned."""
 
     def run(code: str, *, site: Path | None = None, env: Mapping[str, str] | None = None) -> Any:
-        proc = run_subprocess(
-            [sys.executable, "-c", textwrap.dedent(code)], site=site, env=env
-        )
+        proc = run_subprocess([sys.executable, "-c", textwrap.dedent(code)], site=site, env=env)
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     return run

@@ -64,9 +64,7 @@ def test_json_lists_the_builtins(run_subprocess):
 
 @pytest.mark.parametrize("how", ["module", "console-script"])
 def test_json_lists_installed_plugins_and_failures(plugin_site, run_subprocess, how):
-    cmd = (
-        [sys.executable, "-m", "neuroback.cli"] if how == "module" else [_console_script()]
-    )
+    cmd = [sys.executable, "-m", "neuroback.cli"] if how == "module" else [_console_script()]
     proc = run_subprocess([*cmd, "plugins", "--json"], site=plugin_site)
     plugins = _by_dist(json.loads(proc.stdout))
     _check_builtins(plugins["neuroback"])

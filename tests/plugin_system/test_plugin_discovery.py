@@ -11,11 +11,19 @@ import neuroback
 from neuroback.plugin_system import KINDS, PluginLoadWarning, PluginRegistry
 
 ALL_DEMOS = {
-    "nb-demo-good", "nb-demo-other", "nb-demo-broken-import", "nb-demo-broken-runtime",
-    "nb-demo-raising-hook", "nb-demo-invalid",
+    "nb-demo-good",
+    "nb-demo-other",
+    "nb-demo-broken-import",
+    "nb-demo-broken-runtime",
+    "nb-demo-raising-hook",
+    "nb-demo-invalid",
 }
-FAILING_DEMOS = {"nb-demo-broken-import", "nb-demo-broken-runtime", "nb-demo-raising-hook",
-                 "nb-demo-invalid"}
+FAILING_DEMOS = {
+    "nb-demo-broken-import",
+    "nb-demo-broken-runtime",
+    "nb-demo-raising-hook",
+    "nb-demo-invalid",
+}
 
 
 def _by_dist(registry: PluginRegistry) -> dict:
@@ -54,7 +62,10 @@ def test_finds_builtins_and_installed_plugins(make_registry):
 
     good = plugins["nb-demo-good"]
     assert (good.version, good.entry_point, good.builtin, good.error) == (
-        "1.2.3", "good = nb_demo_good", False, None,
+        "1.2.3",
+        "good = nb_demo_good",
+        False,
+        None,
     )
     import nb_demo_good
 
@@ -110,7 +121,7 @@ def test_demo_components_work(make_registry):
     y, backward = swish.forward(x, train=False)
     np.testing.assert_allclose(y, x / (1.0 + np.exp(-2.0 * x)))
     eps = 1e-6
-    numeric = (swish.forward(x + eps, train=False)[0] - swish.forward(x - eps, train=False)[0])
+    numeric = swish.forward(x + eps, train=False)[0] - swish.forward(x - eps, train=False)[0]
     np.testing.assert_allclose(backward(np.ones_like(x)), numeric / (2 * eps), rtol=1e-6)
     assert registry.get("layers", "SiLU").obj is registry.get("layers", "Swish").obj
     assert issubclass(registry.get("losses", "MAE").obj, neuroback.Loss)

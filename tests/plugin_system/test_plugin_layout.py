@@ -58,9 +58,7 @@ print(json.dumps({"after_import": after_import, "after_lookup": after_lookup}))
 
 
 def test_importing_neuroback_scans_nothing(plugin_site, run_python):
-    out = run_python(
-        LAZY_PROBE, site=plugin_site, env={"NEUROBACK_LOAD_PLUGINS": "nb-demo-good"}
-    )
+    out = run_python(LAZY_PROBE, site=plugin_site, env={"NEUROBACK_LOAD_PLUGINS": "nb-demo-good"})
     assert out["after_import"] == {
         "builtins_imported": False,
         "plugin_imported": False,
