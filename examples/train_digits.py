@@ -44,7 +44,8 @@ def main(
     if progress:
         callbacks.insert(0, nb.callbacks.ProgressBar())
     if gradient_plot:
-        callbacks.append(nb.callbacks.GradientFlowMonitor(every_n_steps=20, plot_path=gradient_plot))
+        monitor = nb.callbacks.GradientFlowMonitor(every_n_steps=20, plot_path=gradient_plot)
+        callbacks.append(monitor)
     trainer = nb.Trainer(
         model,
         nb.losses.SoftmaxCrossEntropy(),

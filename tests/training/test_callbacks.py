@@ -162,7 +162,8 @@ def test_step_interval_schedule_and_config_round_trip() -> None:
     np.testing.assert_allclose(seen[:6], [0.01, 0.02, 0.03, 0.04, 0.04, 0.04])
     spec = nb.to_spec(scheduler)
     assert spec["config"]["schedule"] == {
-        "name": "LinearWarmup", "config": {"warmup": 4, "after": {"name": "Constant", "config": {}}}
+        "name": "LinearWarmup",
+        "config": {"warmup": 4, "after": {"name": "Constant", "config": {}}},
     }
     rebuilt = nb.build("callbacks", json.loads(json.dumps(spec)))
     assert [rebuilt.schedule(t) for t in range(6)] == [scheduler.schedule(t) for t in range(6)]
@@ -183,7 +184,9 @@ def test_reduce_lr_on_plateau() -> None:
     trainer = _fit([plateau], epochs=4, lr=0.01)
     # min_delta=10 means no epoch ever "improves" after the first: every later epoch halves.
     assert trainer.optimizer.lr == pytest.approx(0.01 * 0.5**3)
-    floor = nb.callbacks.ReduceLROnPlateau("loss", factor=0.1, patience=0, min_delta=10, min_lr=1e-3)
+    floor = nb.callbacks.ReduceLROnPlateau(
+        "loss", factor=0.1, patience=0, min_delta=10, min_lr=1e-3
+    )
     assert _fit([floor], epochs=4, lr=0.01).optimizer.lr == pytest.approx(1e-3)
     with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
         nb.callbacks.ReduceLROnPlateau(factor=2.0)

@@ -20,7 +20,7 @@ pytest.importorskip("sklearn", reason="the digits come from scikit-learn (the ex
 def test_digits_dataset_shape_and_scale() -> None:
     x, y = nb.datasets.load_digits()
     assert x.shape == (1797, 64) and x.dtype == np.float32
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert sorted(set(y.tolist())) == list(range(10)) and y.dtype == np.int64
     images, _ = nb.datasets.load_digits(flatten=False, scale=False)
     assert images.shape == (1797, 8, 8) and images.max() == 16
