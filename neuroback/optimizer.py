@@ -301,7 +301,8 @@ class Optimizer(ABC):
             for key, arr in saved.items():
                 target = current.get(key)
                 if target is None:  # a lazily created slot (e.g. SGD's velocity)
-                    current[key] = backend.asarray(np.array(arr, copy=True))
+                    dtype = self._params[name].dtype
+                    current[key] = backend.asarray(np.array(arr, dtype=dtype, copy=True))
                     continue
                 if tuple(np.shape(arr)) != tuple(target.shape):
                     raise ShapeError(
@@ -314,10 +315,21 @@ class Optimizer(ABC):
         for key, value in state["hyperparameters"].items():
             setattr(self, key, value)
         self.step_count = int(state["step_count"])
-        leaves = list(state.get("transform_state", []))
-        self._transform_state = _replace_leaves(
-            self._transform_state, iter(backend.asarray(v) if _is_array(v) else v for v in leaves)
-        )
+        saved_leaves = list(state.get("transform_state", []))
+        current_leaves = _leaves(self._transform_state)
+        if len(saved_leaves) != len(current_leaves):
+            raise ValueError(
+                f"The saved transform state has {len(saved_leaves)} entries but this optimizer's "
+                f"transforms {list(self.transforms)} hold {len(current_leaves)}. Resume with the "
+                f"same transforms, in the same order."
+            )
+        restored = [
+            backend.asarray(np.asarray(saved, dtype=cur.dtype).reshape(cur.shape))
+            if _is_array(cur)
+            else saved
+            for cur, saved in zip(current_leaves, saved_leaves, strict=True)
+        ]
+        self._transform_state = _replace_leaves(self._transform_state, iter(restored))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

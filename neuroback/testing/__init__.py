@@ -6,7 +6,8 @@ which rule broke and how.
 
 - :func:`check_layer_gradients`, :func:`check_loss_gradients`: finite differences (float64).
 - :func:`check_layer`, :func:`check_loss`, :func:`check_optimizer`,
-  :func:`check_transform`, :func:`check_callback`: the full contract of each kind.
+  :func:`check_transform`, :func:`check_callback`, :func:`check_metric`: the full
+  contract of each kind.
 - :func:`check_component`: the contract, run on a class's own ``example()``.
 
 The pytest plugin :mod:`neuroback.testing.pytest_plugin` (installed with

@@ -353,7 +353,8 @@ def _jsonable(value: Any) -> Any:
 
 def check_transform(transform: GradientTransform, *, seed: int = 0) -> None:
     """Run the transform contract: shapes, dtypes and keys kept in float32 and float64,
-    state usable across updates, and inside an optimizer; config round trip."""
+    state usable across updates; inside an optimizer it still lowers a quadratic and its
+    state survives ``state_dict()`` through JSON; config round trip."""
     backend = get_backend()
     rng = np.random.default_rng(seed)
     for dtype in (np.float32, np.float64):
@@ -377,7 +378,36 @@ def check_transform(transform: GradientTransform, *, seed: int = 0) -> None:
                     )
                 if not backend.is_native(g):
                     raise _fail(transform, "gradients stay on the backend", f"{k}: {type(g)}")
+    params, targets = _quadratic_params(backend, np.float64, seed)
+    opt = _PlainDescent(lr=0.1, transforms=[transform]).bind(params)
+    start = _quadratic_steps(opt, params, targets, 1)
+    _quadratic_steps(opt, params, targets, 3)
+    saved = json.loads(json.dumps(opt.state_dict(), default=_jsonable))
+    resumed = _PlainDescent(lr=0.1, transforms=[transform]).bind(params)
+    resumed.load_state_dict(saved)
+    end = _quadratic_steps(resumed, params, targets, 50)
+    if not end < start:
+        raise _fail(
+            transform, "inside an optimizer, descent still descends",
+            f"f went from {start:.4g} to {end:.4g}",
+        )
     _json_round_trip(transform, "transforms")
+
+
+class _PlainDescent(Optimizer):
+    """theta <- theta - lr * g: the rule the transform contract runs transforms under."""
+
+    def __init__(self, lr: float = 0.1, *, transforms: Any = ()) -> None:
+        super().__init__(lr=lr, transforms=transforms)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+    def init_slots(self, param: Parameter) -> dict[str, Any]:
+        return {}
+
+    def update(self, value: Any, grad: Any, slots: Any, *, step: int, hp: Any) -> None:
+        value -= hp["lr"] * grad
 
 
 # -- callbacks ----------------------------------------------------------------------------
@@ -443,7 +473,7 @@ def check_component(component_cls: type) -> None:
         check_transform(component_cls.example())
     elif isinstance(component_cls, type) and issubclass(component_cls, Callback):
         check_callback(component_cls.example())
-    elif callable(component_cls):
+    elif callable(component_cls) and not isinstance(component_cls, type):
         check_metric(component_cls)
     else:
         raise TypeError(

@@ -193,7 +193,7 @@ class Softmax(Layer):
 
     Subtracting the row maximum changes nothing mathematically and keeps
     :math:`e^{(\cdot)}` from overflowing. For classification, prefer feeding
-    logits to :class:`~neuroback_builtins.losses.SoftmaxCrossEntropy`, which fuses
+    logits to :class:`~neuroback_builtins.cross_entropy.SoftmaxCrossEntropy`, which fuses
     the two and is more accurate.
 
     >>> import numpy as np, neuroback as nb

@@ -58,7 +58,10 @@ class ClipByGlobalNorm(GradientTransform):
         self.eps = float(eps)
 
     def init(self, params: Mapping[str, Array]) -> ClipByGlobalNormState:
-        return ClipByGlobalNormState(global_norm=None)
+        first = next(iter(params.values()), None)
+        if first is None:
+            return ClipByGlobalNormState(global_norm=None)
+        return ClipByGlobalNormState(global_norm=_namespace(first).zeros((), dtype=first.dtype))
 
     def update(
         self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
@@ -68,7 +71,7 @@ class ClipByGlobalNorm(GradientTransform):
         first = next(iter(grads.values()))
         xp = _namespace(first)
         squares = [xp.vdot(g.ravel(), g.ravel()) for g in grads.values()]
-        norm = xp.sqrt(sum(squares[1:], squares[0]))
+        norm = xp.asarray(xp.sqrt(sum(squares[1:], squares[0])))
         factor = xp.minimum(self.max_norm / (norm + self.eps), 1.0)
         for g in grads.values():
             g *= factor.astype(g.dtype)
