@@ -1,0 +1,92 @@
+"""The whole fit on a non-NumPy backend: the strict CPU backend stands in for CuPy in CI.
+
+Its arrays refuse implicit conversion to NumPy and mixing with host arrays, as CuPy's
+do, so a host round trip hidden in the training loop fails here instead of on a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import neuroback as nb
+from neuroback.testing import strict
+
+
+def _fit(backend: str | None, **kwargs: Any) -> tuple[nb.Trainer, nb.History]:
+    x, y = nb.datasets.two_moons(192, noise=0.15, seed=2)
+    nb.seed(4)
+    model = nb.Sequential(
+        nb.layers.Dense(2, 16),
+        nb.layers.BatchNorm(16),
+        nb.layers.ReLU(),
+        nb.layers.Dropout(0.1),
+        nb.layers.Dense(16, 2),
+    )
+    trainer = nb.Trainer(
+        model,
+        "SoftmaxCrossEntropy",
+        nb.optimizers.AdamW(lr=0.01, transforms=[nb.transforms.ClipByGlobalNorm(1.0)]),
+        metrics=["accuracy"],
+        backend=backend,
+        seed=3,
+        **kwargs,
+    )
+    history = trainer.fit(x, y, epochs=4, batch_size=32, validation_split=0.25)
+    return trainer, history
+
+
+def test_fit_on_the_strict_backend_matches_numpy_exactly() -> None:
+    cpu_trainer, cpu_history = _fit("numpy")
+    dev_trainer, dev_history = _fit("strict")
+    assert dev_trainer.backend.name == "strict"
+    assert dev_history == cpu_history
+    for name, param in dev_trainer.model.named_parameters().items():
+        assert isinstance(param.value, strict.StrictArray)
+        np.testing.assert_array_equal(
+            dev_trainer.backend.to_host(param.value),
+            cpu_trainer.model.named_parameters()[name].value,
+        )
+    slots = dev_trainer.optimizer.state_dict()["slots"]
+    assert all(isinstance(v, np.ndarray) for s in slots.values() for v in s.values())
+    x, _ = nb.datasets.two_moons(8, seed=9)
+    np.testing.assert_array_equal(dev_trainer.predict(x), cpu_trainer.predict(x))
+
+
+def test_the_environment_variable_moves_the_whole_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUROBACK_BACKEND", "strict")
+    trainer, _ = _fit(None)
+    assert trainer.backend.name == "strict"
+    assert isinstance(trainer.model[0].W.value, strict.StrictArray)
+
+
+def test_loss_and_metrics_reach_the_host_only_at_logging_steps_and_epoch_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[tuple[int, ...]] = []
+    original = strict.StrictBackend.to_host
+
+    def counting_to_host(self: Any, array: Any) -> np.ndarray:
+        reads.append(tuple(array.shape))
+        return original(self, array)
+
+    monkeypatch.setattr(strict.StrictBackend, "to_host", counting_to_host)
+    x, y = nb.datasets.two_moons(640, seed=1)
+    nb.seed(0)
+    model = nb.Sequential(nb.layers.Dense(2, 8), nb.layers.ReLU(), nb.layers.Dense(8, 2))
+    trainer = nb.Trainer(
+        model,
+        "SoftmaxCrossEntropy",
+        "SGD",
+        metrics=["accuracy"],
+        backend="strict",
+        log_every_n_steps=1000,
+    )
+    reads.clear()
+    trainer.fit(x, y, epochs=3, batch_size=16)  # 40 steps per epoch, 120 in all
+    scalar_reads = [shape for shape in reads if shape == ()]
+    # per epoch: the loss and one metric, read once each
+    assert len(scalar_reads) == 3 * 2
+    assert len(reads) < 20  # and nothing per batch (120 batches)
