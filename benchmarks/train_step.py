@@ -89,6 +89,17 @@ def neuroback_step_fn(model: nb.Sequential, loss_fn: nb.Loss, opt: nb.Optimizer)
     return step
 
 
+def trainer_step_fn(sizes: list[int], seed: int) -> Callable:
+    """``Trainer.train_step``: the public hot path that ``fit`` runs for every batch."""
+    model, loss_fn, opt = build_neuroback(sizes, seed)
+    trainer = nb.Trainer(model, loss_fn, opt, seed=seed)
+
+    def step(x: np.ndarray, y: np.ndarray) -> Any:
+        return trainer.train_step(x, y).loss
+
+    return step
+
+
 def initial_weights(model: nb.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
     """(W, b) copies per Dense layer, W in neuroback's (in, out) layout."""
     params = model.named_parameters()
@@ -456,6 +467,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         impls: dict[str, tuple[Callable, Any, Any]] = {
             "neuroback": (neuroback_step_fn(model, loss_fn, opt), x, y),
             "nb-no-dx": (neuroback_step_fn(model_nodx, loss_nodx, opt_nodx), x, y),
+            "nb-trainer": (trainer_step_fn(sizes, args.seed), x, y),
             "numpy": (NumpyMLP(weights).step, x, y),
         }
         if torch is not None and not args.no_torch:
@@ -472,7 +484,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     stats = {name: summarize(s) for name, s in samples.items()}
     ratios: dict[str, float] = {}
-    for ours in ("neuroback", "nb-no-dx"):
+    for ours in ("neuroback", "nb-no-dx", "nb-trainer"):
         for other in ("numpy", "torch"):
             if other in stats:
                 ratio = stats[ours]["median_ms"] / stats[other]["median_ms"]
