@@ -352,3 +352,30 @@ def test_x_without_y_and_odd_arguments() -> None:
         nb.Trainer(_classifier(), "MSE", "SGD", callbacks=["ProgressBar"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="log_every_n_steps must be a positive"):
         nb.Trainer(_classifier(), "MSE", "SGD", log_every_n_steps=0)
+
+
+def test_user_metrics_by_callable_and_by_registered_name() -> None:
+    def doc_error_rate(pred: Any, target: Any) -> Any:
+        return 1.0 - nb.metrics.accuracy(pred, target)
+
+    nb.register(doc_error_rate, kind="metrics", name="error_rate_for_trainer_test")
+    x, y = _moons(64)
+    trainer = nb.Trainer(
+        _classifier(),
+        "SoftmaxCrossEntropy",
+        nb.optimizers.Adam(lr=0.01),
+        metrics=["accuracy", "local:error_rate_for_trainer_test", doc_error_rate],
+        seed=0,
+    )
+    history = trainer.fit(x, y, epochs=2, batch_size=16)
+    assert history.keys() == [
+        "epoch",
+        "loss",
+        "accuracy",
+        "error_rate_for_trainer_test",
+        "doc_error_rate",
+    ]
+    for a, e in zip(history["accuracy"], history["doc_error_rate"], strict=True):
+        assert a + e == pytest.approx(1.0)
+    with pytest.raises(nb.errors.ComponentNotFoundError, match="No metric named 'accuracyy'"):
+        nb.Trainer(_classifier(), "MSE", "SGD", metrics=["accuracyy"])
