@@ -67,6 +67,7 @@ class Optimizer(ABC):
         self._group_of: dict[str, int] = {}  # parameter name -> group index (-1: defaults)
         self._params: dict[str, Parameter] = {}
         self._slots: dict[str, dict[str, Array]] = {}
+        self._param_steps: dict[str, int] = {}  # updates each parameter has received
         self._transform_state: Any = None
         self._backend: Backend | None = None
         #: Number of updates applied since :meth:`bind`.
@@ -93,7 +94,8 @@ class Optimizer(ABC):
     ) -> None:
         """Apply the update rule to ``value`` in place.
 
-        ``step`` counts from 1; ``hp`` holds the hyperparameters in force for
+        ``step`` counts this parameter's updates from 1 (a frozen parameter's count
+        does not advance); ``hp`` holds the hyperparameters in force for
         this parameter (its group's overrides applied, ``lr`` already scaled).
         """
 
@@ -165,6 +167,7 @@ class Optimizer(ABC):
         self._params = params
         self._backend = next(iter(params.values())).backend
         self._slots = {name: self.init_slots(p) for name, p in params.items()}
+        self._param_steps = dict.fromkeys(params, 0)
         self._transform_state = self._chain.init({n: p.value for n, p in params.items()})
         self.step_count = 0
         return self
@@ -181,6 +184,7 @@ class Optimizer(ABC):
                     f"Parameter group {i} sets {sorted(unknown)}, which {type(self).__name__} "
                     f"does not have{hint}. Allowed: {sorted(known | {'lr_scale'})}."
                 )
+            self._validated_overrides(i, group)
         assignment: dict[str, int] = {}
         used = [False] * len(self.groups)
         for name in params:
@@ -198,6 +202,19 @@ class Optimizer(ABC):
                 )
         return assignment
 
+    def _validated_overrides(self, index: int, group: Mapping[str, Any]) -> None:
+        """Check a group's values with the constructor's own rules, and keep the coerced ones."""
+        overrides = {k: v for k, v in group.items() if k not in ("params", "lr_scale")}
+        if not overrides:
+            return
+        try:
+            probe = type(self).from_config({**self.hyperparameters(), **overrides})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Parameter group {index} has an invalid value: {exc}") from exc
+        coerced = probe.hyperparameters()
+        for key in overrides:
+            self.groups[index][key] = coerced[key]
+
     def _group_hyperparameters(self) -> list[dict[str, Any]]:
         """Hyperparameters for each group, then the defaults last (index -1)."""
         defaults = self.hyperparameters()
@@ -212,6 +229,8 @@ class Optimizer(ABC):
     def param_hyperparameters(self, name: str) -> dict[str, Any]:
         """The hyperparameters in force for the bound parameter ``name`` (groups applied)."""
         self._require_bound("param_hyperparameters")
+        if name not in self._group_of:
+            raise KeyError(f"No bound parameter {name!r}; the names are {list(self._group_of)}.")
         return self._group_hyperparameters()[self._group_of[name]]
 
     @property
@@ -252,12 +271,14 @@ class Optimizer(ABC):
         self.step_count += 1
         per_group = self._group_hyperparameters()
         group_of = self._group_of
+        param_steps = self._param_steps
         for name, param in active.items():
+            param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch
             self.update(
                 param.value,
                 grads[name],
                 self._slots[name],
-                step=self.step_count,
+                step=param_steps[name],
                 hp=per_group[group_of[name]],
             )
 
@@ -275,6 +296,7 @@ class Optimizer(ABC):
             "type": type(self).__name__,
             "hyperparameters": dict(self.hyperparameters()),
             "step_count": self.step_count,
+            "param_steps": dict(self._param_steps),
             "slots": {
                 name: {k: np.array(backend.to_host(v), copy=True) for k, v in slots.items()}
                 for name, slots in self._slots.items()
@@ -286,35 +308,55 @@ class Optimizer(ABC):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` output into the bound optimizer (arrays copied in place)."""
+        """Restore :meth:`state_dict` output into the bound optimizer.
+
+        Everything is validated first (optimizer type, hyperparameter names, parameter
+        names, slot shapes, transform state), so a mismatch changes nothing.
+        """
         backend = self._require_bound("load_state_dict")
+        name = type(self).__name__
+        missing_keys = [k for k in ("hyperparameters", "step_count", "slots") if k not in state]
+        if missing_keys:
+            raise ValueError(
+                f"Not an optimizer state: {missing_keys} missing (expected the output of "
+                f"{name}.state_dict())."
+            )
+        saved_type = state.get("type", name)
+        if saved_type != name:
+            raise ValueError(
+                f"This state was saved from a {saved_type} optimizer; it cannot be loaded into "
+                f"{name}. Build a {saved_type} to resume it."
+            )
+        unknown = sorted(set(state["hyperparameters"]) - set(self.hyperparameters()))
+        if unknown:
+            raise ValueError(
+                f"The saved hyperparameters {unknown} are not hyperparameters of {name} "
+                f"({sorted(self.hyperparameters())})."
+            )
         slots = state["slots"]
         if set(slots) != set(self._slots):
             missing = sorted(set(self._slots) - set(slots))
             extra = sorted(set(slots) - set(self._slots))
-            raise KeyError(
+            raise ValueError(
                 f"Optimizer state does not match the bound parameters: missing {missing}, "
                 f"unexpected {extra}. Was it saved from a different model?"
             )
-        for name, saved in slots.items():
-            current = self._slots[name]
+        new_slots: dict[str, dict[str, Array]] = {}
+        for pname, saved in slots.items():
+            param = self._params[pname]
+            current = self._slots[pname]
+            staged: dict[str, Array] = {}
             for key, arr in saved.items():
+                host = np.asarray(arr, dtype=param.dtype)
                 target = current.get(key)
-                if target is None:  # a lazily created slot (e.g. SGD's velocity)
-                    dtype = self._params[name].dtype
-                    current[key] = backend.asarray(np.array(arr, dtype=dtype, copy=True))
-                    continue
-                if tuple(np.shape(arr)) != tuple(target.shape):
+                expected = tuple(target.shape) if target is not None else None
+                if expected is not None and tuple(host.shape) != expected:
                     raise ShapeError(
-                        f"Optimizer slot {name}.{key} has shape {tuple(target.shape)}, "
-                        f"saved shape is {tuple(np.shape(arr))}."
+                        f"Optimizer slot {pname}.{key} has shape {expected}, the saved one "
+                        f"{tuple(host.shape)}. Was it saved from a different model?"
                     )
-                target[...] = backend.asarray(arr)
-            for key in set(current) - set(saved):
-                del current[key]
-        for key, value in state["hyperparameters"].items():
-            setattr(self, key, value)
-        self.step_count = int(state["step_count"])
+                staged[key] = host
+            new_slots[pname] = staged
         saved_leaves = list(state.get("transform_state", []))
         current_leaves = _leaves(self._transform_state)
         if len(saved_leaves) != len(current_leaves):
@@ -323,13 +365,28 @@ class Optimizer(ABC):
                 f"transforms {list(self.transforms)} hold {len(current_leaves)}. Resume with the "
                 f"same transforms, in the same order."
             )
-        restored = [
+        restored_leaves = [
             backend.asarray(np.asarray(saved, dtype=cur.dtype).reshape(cur.shape))
             if _is_array(cur)
             else saved
             for cur, saved in zip(current_leaves, saved_leaves, strict=True)
         ]
-        self._transform_state = _replace_leaves(self._transform_state, iter(restored))
+        # everything checked: apply
+        for pname, staged in new_slots.items():
+            current = self._slots[pname]
+            for key, host in staged.items():
+                if key in current:
+                    current[key][...] = backend.asarray(host)
+                else:  # a slot created lazily (e.g. SGD's velocity after its first step)
+                    current[key] = backend.asarray(host.copy())
+            for key in set(current) - set(staged):
+                del current[key]
+        for key, value in state["hyperparameters"].items():
+            setattr(self, key, value)
+        self.step_count = int(state["step_count"])
+        saved_steps = state.get("param_steps") or dict.fromkeys(self._params, self.step_count)
+        self._param_steps = {n: int(saved_steps.get(n, self.step_count)) for n in self._params}
+        self._transform_state = _replace_leaves(self._transform_state, iter(restored_leaves))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

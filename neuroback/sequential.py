@@ -77,8 +77,10 @@ class Sequential(Layer):
         return {str(i): layer for i, layer in enumerate(self._layers)}
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
-        if self._layers:
-            self._layers[0].needs_input_grad = self.needs_input_grad
+        # Only this model's own input may go without a gradient; every later layer's
+        # input is an earlier layer's output, whose gradient the chain rule needs.
+        for i, layer in enumerate(self._layers):
+            layer.needs_input_grad = self.needs_input_grad if i == 0 else True
         backwards: list[Backward] = []
         for layer in self._layers:
             x, backward = layer.forward(x, train=train, rng=rng)

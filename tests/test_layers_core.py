@@ -228,3 +228,18 @@ def test_sigmoid_is_finite_and_silent_at_extremes() -> None:
 def test_mse_shape_mismatch_suggests_reshape() -> None:
     with pytest.raises(ShapeError, match=r"y\.reshape\(-1, 1\)"):
         nb.losses.MSE().forward(np.ones((4, 1)), np.ones(4))
+
+
+def test_a_model_used_as_a_later_block_still_passes_gradients_back() -> None:
+    encoder = nb.Sequential(nb.layers.Dense(3, 3, dtype="float64", rng=0), nb.layers.Tanh())
+    encoder.needs_input_grad = False  # as a Trainer leaves a model it trained
+    model = nb.Sequential(nb.layers.Dense(3, 3, dtype="float64", rng=1), encoder)
+    from neuroback.testing import check_layer_gradients
+
+    report = check_layer_gradients(model, np.random.default_rng(0).normal(size=(4, 3)))
+    assert "input" in report.errors and "0.W" in report.errors
+    assert encoder.needs_input_grad is True  # its input is the first layer's output
+    encoder.needs_input_grad = False
+    report = check_layer_gradients(encoder, np.random.default_rng(0).normal(size=(4, 3)))
+    assert "input" in report.errors  # the checker always checks the input gradient
+    assert encoder.needs_input_grad is False  # and gives the flag back

@@ -142,7 +142,7 @@ def test_state_dict_round_trip_resumes_exactly() -> None:
 def test_load_state_dict_rejects_another_model() -> None:
     opt = nb.optimizers.SGD(lr=0.1).bind(_model())
     other = nb.optimizers.SGD(lr=0.1).bind(nb.layers.Dense(2, 2))
-    with pytest.raises(KeyError, match=r"missing.*unexpected"):
+    with pytest.raises(ValueError, match=r"missing.*unexpected"):
         opt.load_state_dict(other.state_dict())
 
 
@@ -158,3 +158,61 @@ def test_bind_errors() -> None:
         nb.optimizers.SGD(lr=0.1).bind(nb.layers.ReLU())
     with pytest.raises(TypeError, match="takes a Layer"):
         nb.optimizers.SGD(lr=0.1).bind([1, 2])  # type: ignore[arg-type]
+
+
+def test_each_parameter_counts_its_own_steps_so_unfreezing_is_clean() -> None:
+    # Adam's bias correction must use the steps a parameter was actually updated,
+    # as torch.optim.Adam keeps state["step"] per parameter.
+    layer = nb.layers.Dense(1, 1, dtype="float64", init="zeros")
+    opt = nb.optimizers.Adam(lr=0.1).bind(layer)
+    layer.freeze("b")
+    for _ in range(50):
+        layer.W.grad[...] = 1.0
+        layer.b.grad[...] = 1.0
+        opt.step()
+    layer.unfreeze("b")
+    layer.b.grad[...] = 1.0
+    opt.step()
+    assert layer.b.value.item() == pytest.approx(-0.1, rel=1e-6)  # a first Adam step: exactly lr
+    state = opt.state_dict()
+    assert state["param_steps"] == {"W": 51, "b": 1}
+
+
+def test_load_state_dict_refuses_another_optimizer_type_and_changes_nothing() -> None:
+    model = _model()
+    adam = nb.optimizers.Adam(lr=0.01).bind(model)
+    sgd = nb.optimizers.SGD(lr=0.1, momentum=0.9).bind(model)
+    _train(model, sgd, 2)
+    before = adam.state_dict()
+    with pytest.raises(ValueError, match=r"saved from a SGD optimizer.*Build a SGD"):
+        adam.load_state_dict(sgd.state_dict())
+    forged = {**sgd.state_dict(), "type": "Adam"}
+    with pytest.raises(ValueError, match=r"\['dampening', 'momentum', 'nesterov'\] are not"):
+        adam.load_state_dict(forged)
+    after = adam.state_dict()
+    assert after["hyperparameters"] == before["hyperparameters"]
+    assert after["step_count"] == before["step_count"]
+
+
+def test_a_bad_transform_state_leaves_the_optimizer_untouched() -> None:
+    model = _model()
+    clipped = nb.optimizers.SGD(lr=0.1, transforms=[nb.transforms.ClipByGlobalNorm(1.0)])
+    clipped.bind(model)
+    plain = nb.optimizers.SGD(lr=0.3).bind(model)
+    _train(model, clipped, 2)
+    with pytest.raises(ValueError, match="same transforms, in the same order"):
+        plain.load_state_dict(clipped.state_dict())
+    assert plain.lr == 0.3 and plain.step_count == 0
+
+
+def test_group_values_are_checked_like_constructor_arguments() -> None:
+    model = _model()
+    bad = nb.optimizers.SGD(lr=0.1, groups=[{"params": "*.b", "momentum": -1}])
+    with pytest.raises(ValueError, match="group 0 has an invalid value: SGD momentum must be"):
+        bad.bind(model)
+    with pytest.raises(ValueError, match="use lr_scale"):
+        nb.optimizers.SGD(lr=0.1, groups=[{"params": "*.b", "lr": 0.5}]).bind(model)
+    coerced = nb.optimizers.SGD(lr=0.1, groups=[{"params": "*.b", "weight_decay": 1}]).bind(model)
+    assert isinstance(coerced.param_hyperparameters("0.b")["weight_decay"], float)
+    with pytest.raises(KeyError, match="No bound parameter 'nope'"):
+        coerced.param_hyperparameters("nope")

@@ -388,7 +388,8 @@ def check_transform(transform: GradientTransform, *, seed: int = 0) -> None:
     end = _quadratic_steps(resumed, params, targets, 50)
     if not end < start:
         raise _fail(
-            transform, "inside an optimizer, descent still descends",
+            transform,
+            "inside an optimizer, descent still descends",
             f"f went from {start:.4g} to {end:.4g}",
         )
     _json_round_trip(transform, "transforms")

@@ -156,6 +156,8 @@ def check_layer_gradients(
         y, _ = run(inp)
         return float(backend.to_host(xp.sum(y * r)))
 
+    wanted_dx = layer.needs_input_grad
+    layer.needs_input_grad = True  # the input gradient is part of what is checked
     try:
         for p in params.values():
             p.zero_grad()
@@ -199,6 +201,7 @@ def check_layer_gradients(
             )
         return GradientReport(errors)
     finally:
+        layer.needs_input_grad = wanted_dx
         for name, p in params.items():
             p.assign(saved_values[name])
             p.grad[...] = backend.asarray(saved_grads[name])

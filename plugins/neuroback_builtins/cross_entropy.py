@@ -105,12 +105,16 @@ class SoftmaxCrossEntropy(Loss):
                     f"SoftmaxCrossEntropy expects integer class labels (or one-hot rows), got "
                     f"labels of dtype {target.dtype}. Cast them with y.astype('int64')."
                 )
-            low, high = int(target.min()), int(target.max())
-            if low < 0 or high >= classes:
-                raise ShapeError(
-                    f"SoftmaxCrossEntropy labels must be in [0, {classes}) for {classes} classes, "
-                    f"got labels from {low} to {high}. Check the model's output size."
-                )
+            if isinstance(target, np.ndarray):
+                # Host labels are checked here for free. Device labels are not: reading
+                # them would stall the GPU every step; the Trainer checks all labels once
+                # with check_targets() before training starts.
+                low, high = int(target.min()), int(target.max())
+                if low < 0 or high >= classes:
+                    raise ShapeError(
+                        f"SoftmaxCrossEntropy labels must be in [0, {classes}) for {classes} "
+                        f"classes, got labels from {low} to {high}. Check the model's output size."
+                    )
             rows = xp.arange(m)
             value = -log_p[rows, target].mean()
             grad = xp.exp(log_p)
