@@ -7,8 +7,11 @@ by the browser. Build with ``sphinx-build -W -b html docs docs/_build/html``.
 from __future__ import annotations
 
 import re
+import runpy
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
+from importlib.util import find_spec
+from pathlib import Path
 
 project = "neuroback"
 author = "The neuroback developers"
@@ -27,7 +30,7 @@ extensions = [
     "sphinx.ext.viewcode",
 ]
 
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_scripts", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 
 # -- autodoc ------------------------------------------------------------------
@@ -93,10 +96,39 @@ def _restore_attribute_colon(app, what, name, obj, options, lines):
     lines[:] = body
 
 
+# -- generated figures --------------------------------------------------------------
+# The gradient-flow plots of ``gradient-flow.rst`` are drawn at every build by
+# ``_scripts/gradient_flow_plot.py`` (with neuroback's own GradientFlowMonitor.plot), into
+# ``_static/`` (ignored by git: ``*.png``). They need matplotlib, which the ``examples``
+# extra provides. Without it, the figures between the ``.. generated-figure-begin`` and
+# ``.. generated-figure-end`` comments are replaced by a note, so the build stays free of
+# "image file not readable" warnings.
+_DOCS = Path(__file__).resolve().parent
+_FIGURES_DRAWN = find_spec("matplotlib") is not None
+if _FIGURES_DRAWN:
+    runpy.run_path(str(_DOCS / "_scripts" / "gradient_flow_plot.py"))["main"](_DOCS / "_static")
+
+_GENERATED_FIGURES = re.compile(
+    r"^\.\. generated-figure-begin\n.*?^\.\. generated-figure-end\n", re.MULTILINE | re.DOTALL
+)
+_NO_FIGURES_NOTE = """.. note::
+
+   The plots are drawn when the documentation is built with matplotlib installed
+   (``pip install "neuroback[examples]"``).
+
+"""
+
+
+def _drop_figures_without_matplotlib(app, docname, source):
+    if not _FIGURES_DRAWN:
+        source[0] = _GENERATED_FIGURES.sub(_NO_FIGURES_NOTE, source[0])
+
+
 def setup(app):
     # napoleon converts docstrings at the default priority (500): fix before and after it.
     app.connect("autodoc-process-docstring", _doctest_after_field_section, priority=400)
     app.connect("autodoc-process-docstring", _restore_attribute_colon, priority=600)
+    app.connect("source-read", _drop_figures_without_matplotlib)
 
 
 # -- HTML ---------------------------------------------------------------------

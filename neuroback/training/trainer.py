@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,17 +26,23 @@ import numpy as np
 from ..backend import Array, Backend, BackendLike, configured_backend, get_backend
 from ..callback import Callback
 from ..config import build
-from ..errors import NeurobackError, ShapeError
 from ..layer import Layer
 from ..loss import Loss
 from ..optimizer import Optimizer
-from ..plugin_system import get_registry
 from .data import ArrayLoader, BatchIterable
 from .history import History
+from .inputs import (
+    Metric,
+    check_iterable,
+    dry_run,
+    length,
+    positive_int,
+    prepare_arrays,
+    resolve_metric,
+    split_off_validation,
+)
 
 __all__ = ["NonFiniteLossWarning", "StepResult", "Trainer"]
-
-Metric = Callable[[Array, Array], Array]
 
 
 class NonFiniteLossWarning(UserWarning):
@@ -48,12 +54,6 @@ class StepResult(NamedTuple):
 
     loss: Array
     prediction: Array
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class Trainer:
@@ -114,9 +114,9 @@ class Trainer:
                     f"callbacks must be neuroback.Callback instances, got {type(cb).__name__}: "
                     f"{cb!r}."
                 )
-        self.metrics: dict[str, Metric] = dict(_resolve_metric(m) for m in metrics)
-        self.log_every_n_steps = _positive_int(log_every_n_steps, "log_every_n_steps")
-        self.accumulate_steps = _positive_int(accumulate_steps, "accumulate_steps")
+        self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in metrics)
+        self.log_every_n_steps = positive_int(log_every_n_steps, "log_every_n_steps")
+        self.accumulate_steps = positive_int(accumulate_steps, "accumulate_steps")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
         self.seed = seed
@@ -127,13 +127,10 @@ class Trainer:
         self.backend: Backend = target
         model.to(target)  # move first, then bind: optimizer state lives with the parameters
         self.loss.to(target)
-        if (
-            not self.optimizer.bound
-            or list(self.optimizer.params.values()) != list(model.named_parameters().values())
-            or self.optimizer.backend is not target
-        ):
-            self.optimizer.bind(model)
-        model.needs_input_grad = False  # nobody reads the gradient of the data
+        self._bind_optimizer(model, target)
+        # Nobody reads the gradient of the data, so the first layer skips that product.
+        # (Set model.needs_input_grad = True to get it back from a manual backward.)
+        model.needs_input_grad = False
 
         data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
         self.data_rng = np.random.default_rng(data_seed)
@@ -155,15 +152,36 @@ class Trainer:
         self._micro = 0
         self._warned_nonfinite = False
 
+    def _bind_optimizer(self, model: Layer, target: Backend) -> None:
+        """Bind after the move; an optimizer already holding state for these parameters
+        keeps it (its slots are carried over to the new backend)."""
+        opt = self.optimizer
+        same_params = opt.bound and list(opt.params.values()) == list(
+            model.named_parameters().values()
+        )
+        if same_params and opt.backend is target:
+            return
+        carried = opt.state_dict() if same_params and opt.step_count > 0 else None
+        opt.bind(model)
+        if carried is not None:
+            opt.load_state_dict(carried)
+
     # -- the hot path -------------------------------------------------------------------
     def train_step(self, xb: Array, yb: Array) -> StepResult:
-        """One micro-batch: forward, loss, backward, and (every ``accumulate_steps``) an update."""
+        """One micro-batch: forward, loss, backward, and (every ``accumulate_steps``) an update.
+
+        ``xb`` and ``yb`` must already be on the Trainer's backend, in the model's dtype
+        (``fit`` prepares them). Calls ``on_after_backward`` and, with each update,
+        ``on_before_optimizer_step``; the per-batch hooks belong to ``fit``.
+        """
+        self.last_batch = (xb, yb)
         pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
         value, dpred = self.loss.forward(pred, yb)
         k = self.accumulate_steps
         if k > 1:
-            dpred *= 1.0 / k
+            dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
         backward(dpred)
+        self.batch_step += 1
         for cb in self.callbacks:
             cb.on_after_backward(self)
         self._micro += 1
@@ -199,15 +217,17 @@ class Trainer:
         shuffle: bool = True,
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float | None = None,
+        drop_last: bool = False,
     ) -> History:
         """Train for ``epochs`` epochs and return their :class:`History`.
 
         ``x, y`` are arrays (host or backend), or ``x`` is a batch iterable
         (``for xb, yb in x``) and ``y`` is None. ``validation_split`` holds out
-        the *last* fraction of the arrays (before shuffling).
+        the *last* fraction of the arrays (before shuffling). ``drop_last`` skips
+        a final batch smaller than ``batch_size``.
         """
-        epochs = _positive_int(epochs, "epochs")
-        batch_size = _positive_int(batch_size, "batch_size")
+        epochs = positive_int(epochs, "epochs")
+        batch_size = positive_int(batch_size, "batch_size")
         if validation_split is not None and validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
         train_data: ArrayLoader | BatchIterable
@@ -217,17 +237,25 @@ class Trainer:
                     "fit() got inputs x but no targets y. Pass fit(x, y, ...), or a batch "
                     "iterable yielding (x_batch, y_batch) pairs as x."
                 )
-            train_data = _check_iterable(x)
+            train_data = check_iterable(x)
             if validation_split is not None:
                 raise ValueError(
                     "validation_split needs in-memory arrays; pass validation_data for a "
                     "batch iterable."
                 )
         else:
-            xa, ya = self._prepare_arrays(x, y, "training data")
+            xa, ya = self._prepare(x, y, "training data")
             if validation_split is not None:
-                xa, ya, validation_data = _split(xa, ya, validation_split)
-            self._dry_run(xa, ya)
+                xa, ya, validation_data = split_off_validation(xa, ya, validation_split)
+            dry_run(
+                self.model,
+                self.loss,
+                xa,
+                ya,
+                batch_size=batch_size,
+                drop_last=drop_last,
+                rng=self.backend.generator(0),
+            )
             train_data = ArrayLoader(
                 xa,
                 ya,
@@ -235,24 +263,35 @@ class Trainer:
                 shuffle=shuffle,
                 backend=self.backend,
                 rng=self.data_rng,
+                drop_last=drop_last,
             )
         val_arrays = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val).")
-            val_arrays = self._prepare_arrays(*validation_data, "validation data")
+            val_arrays = self._prepare(*validation_data, "validation data")
+            dry_run(
+                self.model,
+                self.loss,
+                *val_arrays,
+                batch_size=1,
+                drop_last=True,
+                rng=self.backend.generator(0),
+            )
 
         history = History()
         self.history = history
         #: The epoch index at which this ``fit`` call will end (for progress displays).
         self.epochs_total = self.epoch + epochs
         #: Batches per epoch, or None for a batch iterable without ``len()``.
-        self.batches_per_epoch = _length(train_data)
+        self.batches_per_epoch = length(train_data)
         self.stop_training = False
-        self._micro = 0
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
+        if self._micro:  # micro-batches left by a manual train_step or an interrupted fit
+            self.optimizer.zero_grad()
+            self._micro = 0
         try:
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
             for _ in range(epochs):
                 epoch = self.epoch
                 for cb in self.callbacks:
@@ -285,9 +324,9 @@ class Trainer:
         seen = 0
         batches = data.epoch() if isinstance(data, ArrayLoader) else self._iterate(data)
         for xb, yb in batches:
+            step = self.batch_step  # this batch's index in the run, for both batch hooks
             for cb in self.callbacks:
-                cb.on_batch_begin(self, self.batch_step)
-            self.last_batch = (xb, yb)
+                cb.on_batch_begin(self, step)
             value, pred = self.train_step(xb, yb)
             n = int(xb.shape[0])
             seen += n
@@ -296,13 +335,12 @@ class Trainer:
             window_count += n
             for name, metric in self.metrics.items():
                 metric_sums[name] = metric_sums[name] + metric(pred, yb) * n
-            self.batch_step += 1
             logs: dict[str, Any] = {"batch_size": n}
             if self.batch_step % self.log_every_n_steps == 0:
                 logs["loss"] = self._read_loss(window_sum, window_count)
                 window_sum, window_count = xp.zeros(()), 0
             for cb in self.callbacks:
-                cb.on_batch_end(self, self.batch_step, logs)
+                cb.on_batch_end(self, step, logs)
             if self.stop_training:
                 break
         if seen == 0:
@@ -332,14 +370,14 @@ class Trainer:
                 raise ValueError(
                     f"A batch iterable must yield (x_batch, y_batch) pairs, got {type(item)}."
                 )
-            xb, yb = self._prepare_arrays(item[0], item[1], "a batch", check_finite=False)
+            xb, yb = self._prepare(item[0], item[1], "a batch", check_finite=False)
             yield xb, yb
 
     # -- evaluate and predict ---------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
         """Loss and metrics over ``x, y`` in inference mode (no gradient, no state change)."""
-        batch_size = _positive_int(batch_size, "batch_size")
-        xa, ya = self._prepare_arrays(x, y, "evaluation data")
+        batch_size = positive_int(batch_size, "batch_size")
+        xa, ya = self._prepare(x, y, "evaluation data")
         return self._evaluate_arrays(xa, ya, batch_size=batch_size)
 
     def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:
@@ -362,8 +400,8 @@ class Trainer:
 
     def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
         """Model outputs for ``x`` in inference mode, as a host NumPy array."""
-        batch_size = _positive_int(batch_size, "batch_size")
-        xa, _ = self._prepare_arrays(x, None, "prediction input")
+        batch_size = positive_int(batch_size, "batch_size")
+        xa, _ = self._prepare(x, None, "prediction input")
         outs = [
             self.backend.to_host(self.model(xa[start : start + batch_size]))
             for start in range(0, int(xa.shape[0]), batch_size)
@@ -371,118 +409,14 @@ class Trainer:
         return np.concatenate(outs, axis=0)
 
     # -- data checks ---------------------------------------------------------------------
+    def _prepare(
+        self, x: Any, y: Any, what: str, *, check_finite: bool = True
+    ) -> tuple[Array, Array | None]:
+        return prepare_arrays(self.backend, self.dtype, x, y, what, check_finite=check_finite)
+
     @property
     def dtype(self) -> np.dtype[Any]:
         """The model's floating dtype (of its first parameter; float32 without parameters)."""
         for param in self.model.named_parameters().values():
             return np.dtype(param.dtype)
         return np.dtype(np.float32)
-
-    def _prepare_arrays(
-        self, x: Any, y: Any, what: str, *, check_finite: bool = True
-    ) -> tuple[Array, Array | None]:
-        """Move to the backend, cast floating data to the model's dtype once, and validate."""
-        xa = self._to_backend(x, f"{what} x", check_finite)
-        ya = None if y is None else self._to_backend(y, f"{what} y", check_finite)
-        if xa.ndim == 0:
-            raise ShapeError(f"The {what} x is a scalar; expected a batch of samples.")
-        n = int(xa.shape[0])
-        if n == 0:
-            raise ValueError(f"The {what} is empty (0 samples); there is nothing to train on.")
-        if ya is not None and (ya.ndim == 0 or int(ya.shape[0]) != n):
-            got = "a scalar" if ya.ndim == 0 else f"{int(ya.shape[0])} targets"
-            raise ShapeError(
-                f"The {what} has {n} samples in x but {got} in y; x and y must have the same "
-                f"length along the first axis."
-            )
-        return xa, ya
-
-    def _to_backend(self, data: Any, what: str, check_finite: bool) -> Array:
-        backend = self.backend
-        if backend.is_native(data):
-            array = data
-        else:
-            try:
-                host = np.asarray(data)
-            except Exception as exc:
-                raise TypeError(f"The {what} cannot be read as an array: {exc}") from exc
-            if host.dtype == object:
-                raise TypeError(f"The {what} holds Python objects; expected numbers.")
-            array = host
-        kind = array.dtype.kind
-        if kind == "f" or kind == "b":
-            if check_finite and kind == "f":
-                finite = (
-                    backend.to_host(backend.xp.isfinite(array).all())
-                    if backend.is_native(array)
-                    else np.isfinite(array).all()
-                )
-                if not bool(finite):
-                    host = backend.to_host(array) if backend.is_native(array) else array
-                    bad = ~np.isfinite(host)
-                    rows = np.unique(np.nonzero(bad)[0])
-                    raise ValueError(
-                        f"The {what} contains {int(bad.sum())} NaN or infinite values (first in "
-                        f"sample {int(rows[0])}). Clean or impute them before training."
-                    )
-            array = array.astype(self.dtype, copy=False)
-        elif kind not in "iu":
-            raise TypeError(f"The {what} has dtype {array.dtype}; expected numbers.")
-        return array if backend.is_native(array) else backend.asarray(array)
-
-    def _dry_run(self, x: Array, y: Array | None) -> None:
-        """Fail before training when the model's output does not fit the targets."""
-        probe = x[: min(2, int(x.shape[0]))]
-        try:
-            pred = self.model(probe)
-        except NeurobackError as exc:
-            raise type(exc)(f"Before training, the model rejected the data: {exc}") from exc
-        if y is None:
-            return
-        try:
-            self.loss.check_targets(y, tuple(pred.shape))
-            self.loss.forward(pred, y[: probe.shape[0]])
-        except NeurobackError as exc:
-            raise type(exc)(
-                f"Before training: the model's output (shape {tuple(pred.shape)} for "
-                f"{probe.shape[0]} samples) does not fit the targets for {self.loss!r}: {exc}"
-            ) from exc
-
-
-def _length(data: Any) -> int | None:
-    try:
-        return len(data)
-    except TypeError:
-        return None
-
-
-def _check_iterable(data: Any) -> BatchIterable:
-    if not isinstance(data, BatchIterable):
-        raise TypeError(
-            f"fit() takes arrays x and y, or a batch iterable yielding (x, y) pairs; got "
-            f"{type(data).__name__} with y=None."
-        )
-    return data
-
-
-def _split(x: Array, y: Array | None, fraction: float) -> tuple[Array, Array | None, tuple]:
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
-        raise ValueError(f"validation_split must be a fraction in (0, 1), got {fraction!r}.")
-    n = int(x.shape[0])
-    n_val = round(n * fraction)
-    if n_val < 1 or n_val >= n:
-        raise ValueError(
-            f"validation_split={fraction} leaves {n - n_val} training and {n_val} validation "
-            f"samples out of {n}; choose a fraction that keeps both non-empty."
-        )
-    cut = n - n_val
-    y_train = None if y is None else y[:cut]
-    return x[:cut], y_train, (x[cut:], None if y is None else y[cut:])
-
-
-def _resolve_metric(metric: str | Metric) -> tuple[str, Metric]:
-    if isinstance(metric, str):
-        return metric.rpartition(":")[2], get_registry().get("metrics", metric).obj
-    if callable(metric):
-        return getattr(metric, "__name__", type(metric).__name__), metric
-    raise TypeError(f"A metric is a registered name or a callable, got {metric!r}.")

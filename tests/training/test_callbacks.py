@@ -95,7 +95,7 @@ def test_early_stopping_stops_and_restores_the_best_weights_and_state() -> None:
     losses = history["val_loss"]
     best = int(np.argmin(losses))
     assert stopper.best_epoch == best and stopper.best == pytest.approx(losses[best])
-    assert len(history) == best + 1 + stopper.patience + 1
+    assert len(history) == best + 1 + stopper.patience  # stops at the patience-th bad epoch
     model = trainer.model
     restored = {
         **{k: p.value for k, p in model.named_parameters().items()},
@@ -245,3 +245,20 @@ def test_csv_logger_writes_one_row_per_epoch_and_appends(tmp_path: Path) -> None
 def test_csv_logger_needs_an_existing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         _fit([nb.callbacks.CSVLogger(tmp_path / "missing" / "log.csv")], epochs=1)
+
+
+def test_early_stopping_starts_afresh_in_each_fit_unless_restored() -> None:
+    x, y = _data()
+    stopper = nb.callbacks.EarlyStopping("loss", patience=3)
+    trainer = nb.Trainer(
+        _model(), "SoftmaxCrossEntropy", nb.optimizers.Adam(lr=0.01), callbacks=[stopper], seed=0
+    )
+    trainer.fit(x, y, epochs=4, batch_size=32)
+    first_best = stopper.best
+    saved = stopper.state_dict()
+    trainer.fit(x, y, epochs=4, batch_size=32)  # a new search: not stopped after one epoch
+    assert len(trainer.history) == 4
+    assert stopper.best_epoch is not None and stopper.best_epoch >= 4
+    stopper.load_state_dict(saved)
+    stopper.on_train_begin(trainer)  # a resumed run keeps the restored state
+    assert stopper.best == first_best

@@ -153,7 +153,7 @@ def test_callback_hooks_run_in_order_and_stop_training_ends_cleanly() -> None:
 
         def on_batch_end(self, trainer: Any, step: int, logs: Any) -> None:
             events.append("batch")
-            if step == 6:
+            if step == 5:  # the sixth batch of the run (steps count from 0)
                 trainer.stop_training = True
 
         def on_validation_end(self, trainer: Any, logs: Any) -> None:
@@ -236,7 +236,7 @@ def test_batch_iterable_protocol() -> None:
 def test_data_is_cast_to_the_model_dtype_once() -> None:
     x, y = _moons(32)
     trainer = _trainer(_classifier())
-    xa, ya = trainer._prepare_arrays(x.astype(np.float64), y, "training data")
+    xa, ya = trainer._prepare(x.astype(np.float64), y, "training data")
     assert xa.dtype == np.float32 and ya.dtype == np.int64
     history = trainer.fit(x.astype(np.float64), y, epochs=1)
     assert np.isfinite(history["loss"][0])
@@ -379,3 +379,95 @@ def test_user_metrics_by_callable_and_by_registered_name() -> None:
         assert a + e == pytest.approx(1.0)
     with pytest.raises(nb.errors.ComponentNotFoundError, match="No metric named 'accuracyy'"):
         nb.Trainer(_classifier(), "MSE", "SGD", metrics=["accuracyy"])
+
+
+def test_a_last_batch_of_one_sample_that_batchnorm_cannot_train_on_is_caught_up_front() -> None:
+    x, y = _moons(33)
+    nb.seed(0)
+    model = nb.Sequential(
+        nb.layers.Dense(2, 8), nb.layers.BatchNorm(8), nb.layers.ReLU(), nb.layers.Dense(8, 2)
+    )
+    trainer = _trainer(model)
+    before = _untouched(trainer)
+    with pytest.raises(ShapeError, match=r"last batch holds 1 sample.*drop_last=True"):
+        trainer.fit(x, y, epochs=1, batch_size=32)
+    _assert_unchanged(trainer, before)
+    assert model[1].state("running_mean").tolist() == [0.0] * 8  # the probe left no trace
+    trainer.fit(x, y, epochs=2, batch_size=32, drop_last=True)
+    assert trainer.global_step == 2
+
+
+def test_validation_data_is_checked_before_training_too() -> None:
+    x, y = _moons(64)
+    trainer = _trainer(_classifier())
+    with pytest.raises(ShapeError, match=r"labels must be in \[0, 2\)"):
+        trainer.fit(x, y, epochs=1, validation_data=(x, y + 3))
+    assert trainer.global_step == 0
+
+
+def test_partial_accumulation_group_is_rescaled_to_a_mean() -> None:
+    x, y = _moons(40)
+    x = x.astype(np.float64)
+
+    def weights(batch_size: int, accumulate: int) -> list[np.ndarray]:
+        nb.seed(1)
+        model = nb.Sequential(
+            nb.layers.Dense(2, 4, dtype="float64"),
+            nb.layers.Tanh(),
+            nb.layers.Dense(4, 2, dtype="float64"),
+        )
+        trainer = nb.Trainer(
+            model, "SoftmaxCrossEntropy", nb.optimizers.SGD(lr=0.3), accumulate_steps=accumulate
+        )
+        trainer.fit(x, y, epochs=2, batch_size=batch_size, shuffle=False)
+        return [p.value.copy() for p in model.parameters()]
+
+    # 40 samples: micro-batches of 8 in groups of 2 -> 16, 16 and a lone 8 (rescaled by 2),
+    # which is the update of plain batches of 16, 16 and 8.
+    for a, b in zip(weights(8, 2), weights(16, 1), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_leftover_micro_batches_do_not_leak_into_the_next_fit() -> None:
+    x, y = _moons(64)
+
+    def final(pre_step: bool) -> np.ndarray:
+        trainer = _trainer(_classifier(), accumulate_steps=2)
+        if pre_step:
+            xb, yb = trainer._prepare(x[:8], y[:8], "batch")
+            trainer.train_step(xb, yb)  # half a group, never applied
+        trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False)
+        return trainer.model[0].W.value.copy()
+
+    np.testing.assert_array_equal(final(pre_step=True), final(pre_step=False))
+
+
+def test_an_optimizer_with_state_keeps_it_when_the_trainer_moves_the_model() -> None:
+    model = _classifier()
+    opt = nb.optimizers.Adam(lr=0.01).bind(model)
+    x, y = _moons(32)
+    nb.Trainer(model, "SoftmaxCrossEntropy", opt).fit(x, y, epochs=1, batch_size=16)
+    before = opt.state_dict()
+    nb.Trainer(model, "SoftmaxCrossEntropy", opt, backend="strict")
+    after = opt.state_dict()
+    assert after["step_count"] == before["step_count"] == 2
+    np.testing.assert_array_equal(
+        after["slots"]["0.W"]["exp_avg"], before["slots"]["0.W"]["exp_avg"]
+    )
+
+
+def test_on_train_end_runs_when_on_train_begin_raises() -> None:
+    ended = []
+
+    class Fails(nb.Callback):
+        def on_train_begin(self, trainer: Any) -> None:
+            raise RuntimeError("cannot start")
+
+    class Cleanup(nb.Callback):
+        def on_train_end(self, trainer: Any) -> None:
+            ended.append(True)
+
+    x, y = _moons(32)
+    with pytest.raises(RuntimeError, match="cannot start"):
+        _trainer(_classifier(), callbacks=[Cleanup(), Fails()]).fit(x, y, epochs=1)
+    assert ended == [True]

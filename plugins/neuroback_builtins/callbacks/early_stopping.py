@@ -16,9 +16,10 @@ __all__ = ["EarlyStopping"]
 
 @final
 class EarlyStopping(Callback):
-    """Stop training after ``patience`` epochs without improvement of ``monitor``.
+    """Stop training once ``patience`` epochs in a row have not improved ``monitor``.
 
-    An epoch improves when the value beats the best so far by more than
+    (As in Keras: with ``patience=2``, the second epoch without improvement is the
+    last one.) An epoch improves when the value beats the best so far by more than
     ``min_delta`` (lower is better for losses, higher for accuracies: ``mode="auto"``).
     With ``restore_best_weights`` the model's parameters *and* non-trainable state
     (BatchNorm running statistics) are put back to the best epoch's at the end.
@@ -49,8 +50,13 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self._best_weights: dict[str, np.ndarray] | None = None
         self._best_state: dict[str, np.ndarray] | None = None
+        self._resumed = False
 
     def on_train_begin(self, trainer: Any) -> None:
+        if self._resumed:  # state restored by load_state_dict: continue from it
+            self._resumed = False
+        else:  # a new fit starts its own search for the best epoch
+            self._reset()
         self.stopped_epoch = None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
@@ -70,7 +76,7 @@ class EarlyStopping(Callback):
                 }
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             trainer.stop_training = True
 
@@ -104,6 +110,7 @@ class EarlyStopping(Callback):
         self._best_state = (
             None if model_state is None else {k: np.asarray(v) for k, v in model_state.items()}
         )
+        self._resumed = True
 
     def config(self) -> dict[str, Any]:
         return {

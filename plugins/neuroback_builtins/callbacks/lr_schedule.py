@@ -83,7 +83,9 @@ class LearningRateScheduler(Callback):
 
 @final
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement.
+    """Multiply the learning rate by ``factor`` when more than ``patience`` epochs in a row
+    have not improved ``monitor`` (PyTorch's rule: with ``patience=2`` the third such
+    epoch reduces it).
 
     After a reduction, ``cooldown`` epochs pass before counting again; the rate
     never goes below ``min_lr``.
