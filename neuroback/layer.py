@@ -99,7 +99,14 @@ class Layer(ABC):
 
     def state(self, name: str) -> Array:
         """The non-trainable array registered as ``name`` (update it in place)."""
-        return self._state[name]
+        try:
+            return self._state[name]
+        except KeyError:
+            raise KeyError(
+                f"{type(self).__name__} has no state named {name!r}; it has "
+                f"{sorted(self._state) or 'none'}. (A container's state is listed, with dotted "
+                f"names, by named_state().)"
+            ) from None
 
     # -- structure -----------------------------------------------------------
     @property

@@ -243,3 +243,9 @@ def test_a_model_used_as_a_later_block_still_passes_gradients_back() -> None:
     report = check_layer_gradients(encoder, np.random.default_rng(0).normal(size=(4, 3)))
     assert "input" in report.errors  # the checker always checks the input gradient
     assert encoder.needs_input_grad is False  # and gives the flag back
+
+
+def test_unknown_state_name_lists_what_exists() -> None:
+    bn = nb.layers.BatchNorm(3)
+    with pytest.raises(KeyError, match=r"no state named 'running_means'.*'running_mean'"):
+        bn.state("running_means")

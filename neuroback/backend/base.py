@@ -66,9 +66,6 @@ class Backend(ABC):
                 f"or move the model with model.to(<backend of the data>)."
             )
 
-    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Array:
-        return self.xp.zeros(shape, dtype=dtype)
-
     # -- randomness ----------------------------------------------------------
     def generator(self, seed: int | None = None) -> Any:
         """A fresh random generator living on this backend (for dropout masks and the like)."""
@@ -115,8 +112,6 @@ class Backend(ABC):
         else:
             direction = grad
         # value -= lr * direction, with one temporary at most
-        if direction is value:  # pragma: no cover - defensive, never produced above
-            direction = direction.copy()
         xp.subtract(value, lr * direction, out=value)
 
     def adam_update(

@@ -104,6 +104,12 @@ class PluginRegistry:
                     except PluginError as exc:
                         self._load_error = str(exc)
                         raise
+                    except Exception as exc:  # a bug while scanning: never a silent empty registry
+                        self._load_error = (
+                            f"Scanning the neuroback entry points failed: "
+                            f"{type(exc).__name__}: {exc}"
+                        )
+                        raise PluginError(self._load_error) from exc
                     finally:
                         self._loading = False
                         self._loaded = True

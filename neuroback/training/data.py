@@ -106,13 +106,18 @@ class ArrayLoader:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._epoch = int(state["epoch"])
+        """Continue from a :meth:`state_dict` (checked first: a mismatch changes nothing)."""
         order = state.get("order")
-        self._order = None if order is None else np.asarray(order, dtype=np.int64)
-        if self._order is not None and self._order.shape != (self.n,):
+        restored = None if order is None else np.asarray(order, dtype=np.int64)
+        if restored is not None and restored.shape != (self.n,):
             raise ValueError(
-                f"The saved data order covers {self._order.shape[0]} samples but the data has "
+                f"The saved data order covers {restored.shape[0]} samples but the data has "
                 f"{self.n}. Resume with the same dataset."
             )
-        self._offset = int(state["offset"])
+        offset = int(state["offset"])
+        if not 0 <= offset <= self.n:
+            raise ValueError(f"The saved offset {offset} is outside the data (0..{self.n}).")
         self.rng.bit_generator.state = state["rng"]
+        self._epoch = int(state["epoch"])
+        self._order = restored
+        self._offset = offset

@@ -26,6 +26,7 @@ class History:
         self.epochs: list[dict[str, float]] = list(epochs or [])
 
     def append(self, logs: Mapping[str, Any]) -> None:
+        """Add one epoch's row (copied)."""
         self.epochs.append(dict(logs))
 
     def keys(self) -> list[str]:

@@ -63,8 +63,11 @@ class Trainer:
     ----------
     model:
         Any :class:`~neuroback.Layer` (usually a :class:`~neuroback.Sequential`).
-    loss, optimizer:
-        Instances, or registry names / specs (``"MSE"``, ``{"type": "Adam", "config": {...}}``).
+    loss:
+        A :class:`~neuroback.Loss`, or a registry name or spec (``"MSE"``).
+    optimizer:
+        An :class:`~neuroback.Optimizer`, or a registry name or spec
+        (``{"type": "Adam", "config": {"lr": 0.001}}``); bound here, after the move.
     callbacks:
         :class:`~neuroback.Callback` instances, called in order.
     metrics:

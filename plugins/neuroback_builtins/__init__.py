@@ -101,6 +101,7 @@ def neuroback_register_transforms(register):  # type: ignore[no-untyped-def]
 @hookimpl
 def neuroback_register_metrics(register):  # type: ignore[no-untyped-def]
     register(metrics.accuracy)
+    register(metrics.accuracy_from_logits)
     register(metrics.mse)
     register(metrics.mae)
 

@@ -262,3 +262,8 @@ def test_early_stopping_starts_afresh_in_each_fit_unless_restored() -> None:
     stopper.load_state_dict(saved)
     stopper.on_train_begin(trainer)  # a resumed run keeps the restored state
     assert stopper.best == first_best
+
+
+def test_a_schedule_class_instead_of_an_instance_is_a_clear_error() -> None:
+    with pytest.raises(TypeError, match=r"got the class Cosine; call it .*Cosine\(total=50\)"):
+        nb.callbacks.LearningRateScheduler(Cosine)  # type: ignore[arg-type]

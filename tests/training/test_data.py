@@ -162,3 +162,13 @@ def test_idx_files_like_mnist(tmp_path: Path) -> None:
     (tmp_path / "junk").write_bytes(b"hello world")
     with pytest.raises(ValueError, match="is not an IDX file"):
         nb.datasets.load_idx(tmp_path / "junk")
+
+
+def test_a_refused_state_leaves_the_loader_as_it_was() -> None:
+    loader = _loader(seed=2)
+    expected = _labels(_loader(seed=2).epoch())
+    bad = {**loader.state_dict(), "order": list(range(12)), "epoch": 7}
+    with pytest.raises(ValueError, match="covers 12 samples"):
+        loader.load_state_dict(bad)
+    assert loader.state_dict()["epoch"] == 0
+    assert _labels(loader.epoch()) == expected

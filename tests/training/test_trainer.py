@@ -471,3 +471,22 @@ def test_on_train_end_runs_when_on_train_begin_raises() -> None:
     with pytest.raises(RuntimeError, match="cannot start"):
         _trainer(_classifier(), callbacks=[Cleanup(), Fails()]).fit(x, y, epochs=1)
     assert ended == [True]
+
+
+def test_binary_classification_with_logits_and_accuracy_from_logits() -> None:
+    x, y = _moons(128)
+    nb.seed(0)
+    model = nb.Sequential(nb.layers.Dense(2, 16), nb.layers.ReLU(), nb.layers.Dense(16, 1))
+    trainer = nb.Trainer(
+        model,
+        "BinaryCrossEntropy",
+        nb.optimizers.Adam(lr=0.02),
+        metrics=["accuracy_from_logits"],
+        seed=0,
+    )
+    targets = y.reshape(-1, 1).astype(np.float32)
+    history = trainer.fit(x, targets, epochs=40, batch_size=32)
+    logits = trainer.predict(x)
+    by_hand = float(((logits[:, 0] > 0) == (y == 1)).mean())
+    assert trainer.evaluate(x, targets)["accuracy_from_logits"] == pytest.approx(by_hand)
+    assert history["accuracy_from_logits"][-1] > 0.9

@@ -73,6 +73,23 @@ def test_loss_and_metrics_reach_the_host_only_at_logging_steps_and_epoch_ends(
         return original(self, array)
 
     monkeypatch.setattr(strict.StrictBackend, "to_host", counting_to_host)
+    # Reading a device value into Python (int(), float(), bool(), .item()) is a sync too.
+    for method in ("__int__", "__float__", "__bool__", "__index__"):
+        original_method = getattr(strict.StrictArray, method)
+
+        def counting(self: Any, *args: Any, _f: Any = original_method) -> Any:
+            reads.append((-1,))
+            return _f(self, *args)
+
+        monkeypatch.setattr(strict.StrictArray, method, counting)
+    original_getattr = strict.StrictArray.__getattr__
+
+    def counting_getattr(self: Any, name: str) -> Any:
+        if name in ("item", "tolist", "get"):
+            reads.append((-1,))
+        return original_getattr(self, name)
+
+    monkeypatch.setattr(strict.StrictArray, "__getattr__", counting_getattr)
     x, y = nb.datasets.two_moons(640, seed=1)
     nb.seed(0)
     model = nb.Sequential(nb.layers.Dense(2, 8), nb.layers.ReLU(), nb.layers.Dense(8, 2))
@@ -89,4 +106,4 @@ def test_loss_and_metrics_reach_the_host_only_at_logging_steps_and_epoch_ends(
     scalar_reads = [shape for shape in reads if shape == ()]
     # per epoch: the loss and one metric, read once each
     assert len(scalar_reads) == 3 * 2
-    assert len(reads) < 20  # and nothing per batch (120 batches)
+    assert len(reads) < 20  # and nothing per batch (120 batches), not even int() or bool()

@@ -300,7 +300,7 @@ class GradientFlowMonitor(Callback):
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("gradient RMS per layer")
         ax.set_title("Gradient flow (input side: dark, output side: light)")
-        ax.legend(fontsize="small", ncol=2, title="layer")
+        ax.legend(fontsize="small", title="layer", loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         tmp = path.with_name(path.name + ".tmp")
         fig.savefig(tmp, format="png", dpi=100)

@@ -34,6 +34,11 @@ class LearningRateScheduler(Callback):
             raise ValueError(
                 f"LearningRateScheduler interval must be 'epoch' or 'step', got {interval!r}."
             )
+        if isinstance(schedule, type):
+            raise TypeError(
+                f"LearningRateScheduler needs a schedule instance, got the class "
+                f"{schedule.__name__}; call it with its arguments, e.g. Cosine(total=50)."
+            )
         if callable(schedule) and not isinstance(schedule, Schedule):
             self.schedule: Callable[[int], float] = schedule
         else:
