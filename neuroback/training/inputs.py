@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Array, Backend
+from ..checks import positive_int
 from ..errors import NeurobackError, ShapeError
 from ..layer import Layer
 from ..loss import Loss
@@ -29,12 +30,6 @@ __all__ = [
 ]
 
 Metric = Callable[[Array, Array], Array]
-
-
-def positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def prepare_arrays(

@@ -12,8 +12,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, Backward, Layer
-from neuroback.errors import ShapeError
+from neuroback import Array, Backward, Layer, checks
 
 __all__ = ["LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
@@ -25,11 +24,7 @@ def _away_from_zero(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
 
 
 def _check_grad(layer: Layer, dy: Array, y: Array) -> None:
-    if dy.shape != y.shape:
-        raise ShapeError(
-            f"{layer!r}.backward expected a gradient of shape {tuple(y.shape)}, "
-            f"got {tuple(dy.shape)}."
-        )
+    checks.gradient_shape(layer, dy, y.shape)
 
 
 @final
@@ -125,9 +120,7 @@ class LeakyReLU(Layer):
 
     def __init__(self, negative_slope: float = 0.01, *, backend: Any = None) -> None:
         super().__init__(backend=backend)
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float):
-            raise ValueError(f"LeakyReLU negative_slope must be a number, got {negative_slope!r}.")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = checks.number(negative_slope, "LeakyReLU negative_slope")
 
     @classmethod
     def example(cls) -> tuple[LeakyReLU, np.ndarray]:

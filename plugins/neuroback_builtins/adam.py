@@ -22,21 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, final
 
-from neuroback import Array, GradientTransform, Optimizer, Parameter
+from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _in_unit_interval(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"{what} must be in [0, 1), got {value!r}.")
-    return float(value)
-
-
-def _non_negative(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{what} must be a non-negative number, got {value!r}.")
-    return float(value)
 
 
 class _AdamBase(Optimizer):
@@ -58,10 +46,10 @@ class _AdamBase(Optimizer):
         name = type(self).__name__
         if not isinstance(betas, list | tuple) or len(betas) != 2:
             raise ValueError(f"{name} betas must be a pair (beta1, beta2), got {betas!r}.")
-        self.beta1 = _in_unit_interval(betas[0], f"{name} beta1")
-        self.beta2 = _in_unit_interval(betas[1], f"{name} beta2")
-        self.eps = _non_negative(eps, f"{name} eps")
-        self.weight_decay = _non_negative(weight_decay, f"{name} weight_decay")
+        self.beta1 = checks.number(betas[0], f"{name} beta1", low=0, high=1, high_open=True)
+        self.beta2 = checks.number(betas[1], f"{name} beta2", low=0, high=1, high_open=True)
+        self.eps = checks.non_negative(eps, f"{name} eps")
+        self.weight_decay = checks.non_negative(weight_decay, f"{name} weight_decay")
 
     @property
     def betas(self) -> tuple[float, float]:

@@ -34,10 +34,8 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, BackendLike, Backward, Layer
+from neuroback import Array, BackendLike, Backward, Layer, checks
 from neuroback.errors import ShapeError
-
-from ._validation import float_dtype, positive_int
 
 __all__ = ["BatchNorm"]
 
@@ -71,16 +69,10 @@ class BatchNorm(Layer):
         backend: BackendLike = None,
     ) -> None:
         super().__init__(backend=backend)
-        self.num_features = positive_int(num_features, "BatchNorm num_features")
-        if isinstance(momentum, bool) or not isinstance(momentum, int | float):
-            raise ValueError(f"BatchNorm momentum must be a number in [0, 1], got {momentum!r}.")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum!r}.")
-        if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps > 0:
-            raise ValueError(f"BatchNorm eps must be a positive number, got {eps!r}.")
-        self.momentum = float(momentum)
-        self.eps = float(eps)
-        self.dtype = float_dtype(dtype)
+        self.num_features = checks.positive_int(num_features, "BatchNorm num_features")
+        self.momentum = checks.number(momentum, "BatchNorm momentum", low=0, high=1)
+        self.eps = checks.positive(eps, "BatchNorm eps")
+        self.dtype = checks.float_dtype(dtype)
         n = self.num_features
         self.gamma = self.add_parameter("gamma", np.ones(n, self.dtype)) if affine else None
         self.beta = self.add_parameter("beta", np.zeros(n, self.dtype)) if affine else None
@@ -126,11 +118,7 @@ class BatchNorm(Layer):
         need_dx = self.needs_input_grad
 
         def backward(dy: Array) -> Array | None:
-            if dy.shape != y.shape:
-                raise ShapeError(
-                    f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
-                    f"got {tuple(dy.shape)}."
-                )
+            checks.gradient_shape(self, dy, y.shape)
             sum_dy = dy.sum(axis=0)
             sum_dy_xhat = (dy * x_hat).sum(axis=0)
             if gamma is not None and beta is not None:

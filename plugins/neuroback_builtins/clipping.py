@@ -20,15 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, final
 
-from neuroback import Array, GradientTransform
+from neuroback import Array, GradientTransform, checks
 
 __all__ = ["ClipByGlobalNorm", "ClipByGlobalNormState", "ClipByValue"]
-
-
-def _positive(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{what} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 class ClipByGlobalNormState(NamedTuple):
@@ -52,10 +46,8 @@ class ClipByGlobalNorm(GradientTransform):
     """
 
     def __init__(self, max_norm: float = 1.0, *, eps: float = 1e-6) -> None:
-        self.max_norm = _positive(max_norm, "ClipByGlobalNorm max_norm")
-        if isinstance(eps, bool) or not isinstance(eps, int | float) or eps < 0:
-            raise ValueError(f"ClipByGlobalNorm eps must be a non-negative number, got {eps!r}.")
-        self.eps = float(eps)
+        self.max_norm = checks.positive(max_norm, "ClipByGlobalNorm max_norm")
+        self.eps = checks.non_negative(eps, "ClipByGlobalNorm eps")
 
     def init(self, params: Mapping[str, Array]) -> ClipByGlobalNormState:
         first = next(iter(params.values()), None)
@@ -92,7 +84,7 @@ class ClipByValue(GradientTransform):
     """
 
     def __init__(self, max_value: float = 1.0) -> None:
-        self.max_value = _positive(max_value, "ClipByValue max_value")
+        self.max_value = checks.positive(max_value, "ClipByValue max_value")
 
     def init(self, params: Mapping[str, Array]) -> None:
         return None

@@ -23,11 +23,9 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, BackendLike, Backward, Layer
-from neuroback.errors import ShapeError
+from neuroback import Array, BackendLike, Backward, Layer, checks
 from neuroback.rng import resolve_rng
 
-from ._validation import float_dtype, positive_int
 from .initializers import INITIALIZERS, initialize
 
 __all__ = ["Dense"]
@@ -76,12 +74,12 @@ class Dense(Layer):
         backend: BackendLike = None,
     ) -> None:
         super().__init__(backend=backend)
-        self.in_features = positive_int(in_features, "Dense in_features")
-        self.out_features = positive_int(out_features, "Dense out_features")
+        self.in_features = checks.positive_int(in_features, "Dense in_features")
+        self.out_features = checks.positive_int(out_features, "Dense out_features")
         if init not in INITIALIZERS:
             raise ValueError(f"Dense init must be one of {sorted(INITIALIZERS)}, got {init!r}.")
         self.init = init
-        self.dtype = float_dtype(dtype)
+        self.dtype = checks.float_dtype(dtype)
         generator = resolve_rng(rng)
         self.W = self.add_parameter(
             "W", initialize(init, generator, self.in_features, self.out_features, self.dtype)
@@ -106,11 +104,7 @@ class Dense(Layer):
         need_dx = self.needs_input_grad
 
         def backward(dy: Array) -> Array | None:
-            if dy.shape != y.shape:
-                raise ShapeError(
-                    f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
-                    f"got {tuple(dy.shape)}."
-                )
+            checks.gradient_shape(self, dy, y.shape)
             self.W.accumulate_matmul(x.T, dy)
             if b is not None:
                 b.accumulate_sum(dy, axis=0)

@@ -18,8 +18,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, BackendLike, Backward, Layer
-from neuroback.errors import ShapeError
+from neuroback import Array, BackendLike, Backward, Layer, checks
 
 __all__ = ["Dropout"]
 
@@ -40,9 +39,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, backend: BackendLike = None) -> None:
         super().__init__(backend=backend)
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
-            raise ValueError(f"Dropout p must be in [0, 1), got {p!r}.")
-        self.p = float(p)
+        self.p = checks.number(p, "Dropout p", low=0, high=1, high_open=True)
 
     @classmethod
     def example(cls) -> tuple[Dropout, np.ndarray]:
@@ -68,11 +65,7 @@ class Dropout(Layer):
         y *= scale
 
         def backward(dy: Array) -> Array:
-            if dy.shape != y.shape:
-                raise ShapeError(
-                    f"{self!r}.backward expected a gradient of shape {tuple(y.shape)}, "
-                    f"got {tuple(dy.shape)}."
-                )
+            checks.gradient_shape(self, dy, y.shape)
             dx = dy * mask
             dx *= scale
             return dx

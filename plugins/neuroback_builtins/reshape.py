@@ -10,7 +10,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, Backward, Layer
+from neuroback import Array, Backward, Layer, checks
 from neuroback.errors import ShapeError
 
 __all__ = ["Flatten"]
@@ -40,11 +40,7 @@ class Flatten(Layer):
         y = x.reshape(shape[0], -1)
 
         def backward(dy: Array) -> Array:
-            if dy.shape != y.shape:
-                raise ShapeError(
-                    f"Flatten.backward expected a gradient of shape {tuple(y.shape)}, "
-                    f"got {tuple(dy.shape)}."
-                )
+            checks.gradient_shape(self, dy, y.shape)
             return dy.reshape(shape)
 
         return y, backward

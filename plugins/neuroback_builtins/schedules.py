@@ -21,6 +21,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, final
 
+from neuroback import checks
+
 __all__ = [
     "SCHEDULES",
     "Constant",
@@ -49,20 +51,6 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-def _number(value: Any, what: str, *, low: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what} must be a number, got {value!r}.")
-    if value < low or (strict and value == low):
-        raise ValueError(f"{what} must be {'>' if strict else '>='} {low}, got {value!r}.")
-    return float(value)
-
-
-def _count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}.")
-    return value
-
-
 @final
 class Constant(Schedule):
     """Keep the base learning rate."""
@@ -80,8 +68,8 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _count(step_size, "StepDecay step_size")
-        self.gamma = _number(gamma, "StepDecay gamma", strict=True)
+        self.step_size = checks.positive_int(step_size, "StepDecay step_size")
+        self.gamma = checks.positive(gamma, "StepDecay gamma")
 
     def __call__(self, t: int) -> float:
         return self.gamma ** (t // self.step_size)
@@ -95,7 +83,7 @@ class Exponential(Schedule):
     """Multiply by ``gamma`` every unit."""
 
     def __init__(self, gamma: float) -> None:
-        self.gamma = _number(gamma, "Exponential gamma", strict=True)
+        self.gamma = checks.positive(gamma, "Exponential gamma")
 
     def __call__(self, t: int) -> float:
         return self.gamma**t
@@ -114,8 +102,8 @@ class Cosine(Schedule):
     """
 
     def __init__(self, total: int, min_factor: float = 0.0) -> None:
-        self.total = _count(total, "Cosine total")
-        self.min_factor = _number(min_factor, "Cosine min_factor")
+        self.total = checks.positive_int(total, "Cosine total")
+        self.min_factor = checks.non_negative(min_factor, "Cosine min_factor")
 
     def __call__(self, t: int) -> float:
         progress = min(t, self.total) / self.total
@@ -135,7 +123,7 @@ class LinearWarmup(Schedule):
     """
 
     def __init__(self, warmup: int, after: Schedule | Mapping[str, Any] | None = None) -> None:
-        self.warmup = _count(warmup, "LinearWarmup warmup")
+        self.warmup = checks.positive_int(warmup, "LinearWarmup warmup")
         self.after = build_schedule(after) if after is not None else Constant()
 
     def __call__(self, t: int) -> float:

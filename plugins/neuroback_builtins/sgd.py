@@ -18,15 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, final
 
-from neuroback import Array, GradientTransform, Optimizer, Parameter
+from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
 
 __all__ = ["SGD"]
-
-
-def _non_negative(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"SGD {what} must be a non-negative number, got {value!r}.")
-    return float(value)
 
 
 @final
@@ -54,9 +48,9 @@ class SGD(Optimizer):
         groups: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(lr=lr, transforms=transforms, groups=groups)
-        self.momentum = _non_negative(momentum, "momentum")
-        self.dampening = _non_negative(dampening, "dampening")
-        self.weight_decay = _non_negative(weight_decay, "weight_decay")
+        self.momentum = checks.non_negative(momentum, "SGD momentum")
+        self.dampening = checks.non_negative(dampening, "SGD dampening")
+        self.weight_decay = checks.non_negative(weight_decay, "SGD weight_decay")
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0.")

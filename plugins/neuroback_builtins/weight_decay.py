@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, final
 
-from neuroback import Array, GradientTransform
+from neuroback import Array, GradientTransform, checks
 
 __all__ = ["WeightDecay"]
 
@@ -26,15 +26,7 @@ class WeightDecay(GradientTransform):
     """
 
     def __init__(self, weight_decay: float = 1e-4) -> None:
-        if (
-            isinstance(weight_decay, bool)
-            or not isinstance(weight_decay, int | float)
-            or weight_decay < 0
-        ):
-            raise ValueError(
-                f"WeightDecay weight_decay must be a non-negative number, got {weight_decay!r}."
-            )
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = checks.non_negative(weight_decay, "WeightDecay weight_decay")
 
     def init(self, params: Mapping[str, Array]) -> None:
         return None

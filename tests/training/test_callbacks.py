@@ -188,7 +188,7 @@ def test_reduce_lr_on_plateau() -> None:
         "loss", factor=0.1, patience=0, min_delta=10, min_lr=1e-3
     )
     assert _fit([floor], epochs=4, lr=0.01).optimizer.lr == pytest.approx(1e-3)
-    with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"factor must be a number in \(0, 1\)"):
         nb.callbacks.ReduceLROnPlateau(factor=2.0)
 
 

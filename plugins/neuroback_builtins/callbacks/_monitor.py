@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from neuroback import checks
+
 __all__ = ["Monitor"]
 
 
@@ -15,8 +17,7 @@ class Monitor:
     def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}.")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, int | float) or min_delta < 0:
-            raise ValueError(f"{owner} min_delta must be a non-negative number, got {min_delta!r}.")
+        min_delta = checks.non_negative(min_delta, f"{owner} min_delta")
         if mode == "auto":
             mode = (
                 "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"

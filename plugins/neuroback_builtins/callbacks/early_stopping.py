@@ -7,7 +7,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Callback
+from neuroback import Callback, checks
 
 from ._monitor import Monitor
 
@@ -34,12 +34,8 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = True,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(
-                f"EarlyStopping patience must be a non-negative integer, got {patience!r}."
-            )
         self._monitor = Monitor("EarlyStopping", monitor, mode, min_delta)
-        self.patience = patience
+        self.patience = checks.non_negative_int(patience, "EarlyStopping patience")
         self.restore_best_weights = bool(restore_best_weights)
         self._reset()
 

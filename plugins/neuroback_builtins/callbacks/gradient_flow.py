@@ -44,7 +44,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Callback, Layer, Sequential
+from neuroback import Callback, Layer, Sequential, checks
 
 __all__ = ["GradientFlowMonitor", "GradientFlowWarning"]
 
@@ -74,27 +74,17 @@ class GradientFlowMonitor(Callback):
         plot_path: str | os.PathLike[str] | None = None,
         warn: bool = True,
     ) -> None:
-        if (
-            isinstance(every_n_steps, bool)
-            or not isinstance(every_n_steps, int)
-            or every_n_steps < 1
-        ):
-            raise ValueError(
-                "GradientFlowMonitor every_n_steps must be a positive integer, "
-                f"got {every_n_steps!r}."
-            )
-        for name, value in (
-            ("vanishing_ratio", vanishing_ratio),
-            ("exploding_ratio", exploding_ratio),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(
-                    f"GradientFlowMonitor {name} must be a positive number, got {value!r}."
-                )
-        if not 0 < saturation < 0.5:
-            raise ValueError(
-                f"GradientFlowMonitor saturation must be in (0, 0.5), got {saturation!r}."
-            )
+        every_n_steps = checks.positive_int(every_n_steps, "GradientFlowMonitor every_n_steps")
+        vanishing_ratio = checks.positive(vanishing_ratio, "GradientFlowMonitor vanishing_ratio")
+        exploding_ratio = checks.positive(exploding_ratio, "GradientFlowMonitor exploding_ratio")
+        saturation = checks.number(
+            saturation,
+            "GradientFlowMonitor saturation",
+            low=0,
+            high=0.5,
+            low_open=True,
+            high_open=True,
+        )
         self.every_n_steps = every_n_steps
         self.vanishing_ratio = float(vanishing_ratio)
         self.exploding_ratio = float(exploding_ratio)

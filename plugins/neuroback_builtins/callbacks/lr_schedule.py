@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, final
 
-from neuroback import Callback
+from neuroback import Callback, checks
 from neuroback.errors import ConfigError
 
 from ..schedules import Schedule, build_schedule
@@ -107,15 +107,12 @@ class ReduceLROnPlateau(Callback):
         cooldown: int = 0,
         min_lr: float = 0.0,
     ) -> None:
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor!r}.")
-        for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(
-                    f"ReduceLROnPlateau {name} must be a non-negative integer, got {value!r}."
-                )
-        if isinstance(min_lr, bool) or not isinstance(min_lr, int | float) or min_lr < 0:
-            raise ValueError(f"ReduceLROnPlateau min_lr must be >= 0, got {min_lr!r}.")
+        factor = checks.number(
+            factor, "ReduceLROnPlateau factor", low=0, high=1, low_open=True, high_open=True
+        )
+        patience = checks.non_negative_int(patience, "ReduceLROnPlateau patience")
+        cooldown = checks.non_negative_int(cooldown, "ReduceLROnPlateau cooldown")
+        min_lr = checks.non_negative(min_lr, "ReduceLROnPlateau min_lr")
         self._monitor = Monitor("ReduceLROnPlateau", monitor, mode, min_delta)
         self.factor, self.patience, self.cooldown = float(factor), patience, cooldown
         self.min_lr = float(min_lr)
