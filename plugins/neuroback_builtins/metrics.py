@@ -1,14 +1,14 @@
 r"""Metrics: ``metric(pred, target) -> 0-d array``, computed on the backend.
 
-=============  ====================================================================
-``accuracy``   fraction of correct predictions: the arg-max class for several
-               outputs (targets as labels or one-hot rows), or ``pred > 0.5`` for
-               a single output of probabilities (targets 0/1)
+========================  =========================================================
+``accuracy``              fraction of correct predictions: the arg-max class for
+                          several outputs (targets as labels or one-hot rows), or
+                          ``pred > 0.5`` for a single output of probabilities
 ``accuracy_from_logits``  the same for logits: arg-max, or ``pred > 0`` for a single
-               output (use it with ``BinaryCrossEntropy``, which takes logits)
-``mse``        :math:`\frac1N \sum_j (\hat y_j - y_j)^2`
-``mae``        :math:`\frac1N \sum_j |\hat y_j - y_j|`
-=============  ====================================================================
+                          output (use it with ``BinaryCrossEntropy``)
+``mse``                   :math:`\frac1N \sum_j (\hat y_j - y_j)^2`
+``mae``                   :math:`\frac1N \sum_j |\hat y_j - y_j|`
+========================  =========================================================
 
 The Trainer weights each batch's value by its size and reads the sum on the
 host once per epoch, so metrics cost no per-batch transfer.
