@@ -106,6 +106,10 @@ def register(component: Any = None, *, name: str | None = None, kind: str | None
     return apply if component is None else apply(component)
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def load_plugin(plugin: Any, *, distribution: str, version: str = "0") -> Any:
     """Load a plugin object (a module or class with ``@hookimpl`` functions) without installing it.
 

@@ -33,11 +33,18 @@ def build(kind: str, spec: str | Mapping[str, Any]) -> Any:
     """Build a component of ``kind`` (``"layers"``, ``"optimizers"``, ...) from a spec or a name."""
     if kind not in KINDS:
         raise ConfigError(f"Unknown component kind {kind!r}; expected one of {sorted(KINDS)}.")
+    singular = KINDS[kind].singular
+    article = "an" if singular[0] in "aeiou" else "a"
+    if isinstance(spec, type):
+        raise ConfigError(
+            f"Got the class {spec.__name__} where {article} {singular} was expected; pass an "
+            f"instance, e.g. {spec.__name__}(), or its name {spec.__name__!r}."
+        )
     if isinstance(spec, str):
         spec = {"type": spec}
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise ConfigError(
-            f"A {KINDS[kind].singular} spec is a name or a mapping with a 'type' key "
+            f"{article.capitalize()} {singular} spec is a name or a mapping with a 'type' key "
             f"(and optionally 'config'), got {spec!r}."
         )
     unknown = set(spec) - {"type", "config"}

@@ -12,6 +12,7 @@ __all__ = [
     "BackendMismatchError",
     "ComponentNotFoundError",
     "ConfigError",
+    "DTypeError",
     "NeurobackError",
     "NotBoundError",
     "PluginError",
@@ -26,6 +27,10 @@ class NeurobackError(Exception):
 
 class ShapeError(NeurobackError, ValueError):
     """An array's shape or dtype does not fit the component it was given to."""
+
+
+class DTypeError(ShapeError, TypeError):
+    """An array's dtype does not fit (a :class:`ShapeError` and a ``TypeError`` alike)."""
 
 
 class BackendError(NeurobackError, RuntimeError):

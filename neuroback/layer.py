@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .backend import Array, Backend, BackendLike, get_backend
-from .errors import ShapeError
+from .errors import DTypeError, ShapeError
 from .parameter import Parameter
 
 __all__ = ["Backward", "Layer"]
@@ -247,16 +248,25 @@ class Layer(ABC):
                 f"shape {tuple(x.shape)}. Check the previous layer's output size or the data."
             )
         if dtype is not None and x.dtype != dtype:
-            raise ShapeError(
+            other = (
+                f" (or build the layer with dtype={x.dtype.name!r})" if x.dtype.kind == "f" else ""
+            )
+            raise DTypeError(
                 f"{self._label()} holds {np.dtype(dtype).name} parameters but got "
-                f"{x.dtype} input. Cast the data once with x.astype({np.dtype(dtype).name!r}) "
-                f"(or build the layer with dtype={x.dtype.name!r})."
+                f"{x.dtype} input. Cast the data once with x.astype({np.dtype(dtype).name!r})"
+                f"{other}."
             )
         if dtype is None and x.dtype.kind != "f":
-            raise ShapeError(
+            raise DTypeError(
                 f"{self._label()} expects floating-point input, got {x.dtype}. "
                 f"Cast it with x.astype('float32')."
             )
+
+    def check_gradient(self, dy: Array, y: Array) -> None:
+        """In a backward closure: raise a clear :class:`~neuroback.errors.ShapeError` unless
+        the incoming gradient ``dy`` has the shape of the forward output ``y``."""
+        if dy.shape != y.shape:
+            checks.gradient_shape(self, dy, y.shape)
 
     def _label(self) -> str:
         return repr(self)

@@ -151,5 +151,8 @@ def _closest(name: str, pool: Iterable[str]) -> str | None:
     lowered = {p.lower(): p for p in pool}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    prefixed = [p for low, p in lowered.items() if low.startswith(name.lower()) and name]
+    if len(prefixed) == 1:  # "acc" -> "accuracy"
+        return prefixed[0]
     matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None

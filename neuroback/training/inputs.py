@@ -6,12 +6,16 @@ never inside the per-step hot path, so it may read values on the host.
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..backend import Array, Backend
+from ..callback import Callback
 from ..checks import positive_int
 from ..errors import NeurobackError, ShapeError
 from ..layer import Layer
@@ -20,7 +24,10 @@ from ..plugin_system import get_registry
 from .data import BatchIterable
 
 __all__ = [
+    "CallbackHookWarning",
+    "check_callbacks",
     "check_iterable",
+    "check_metrics",
     "dry_run",
     "length",
     "positive_int",
@@ -96,6 +103,7 @@ def dry_run(
     batch_size: int,
     drop_last: bool,
     rng: Any,
+    what: str = "training data",
 ) -> None:
     """Fail before training when the model's output does not fit the targets, or when
     the last batch (of one sample) is one the model cannot train on."""
@@ -103,7 +111,7 @@ def dry_run(
     try:
         pred = model(probe)
     except NeurobackError as exc:
-        raise type(exc)(f"Before training, the model rejected the data: {exc}") from exc
+        raise type(exc)(f"Before training, the model rejected the {what}: {exc}") from exc
     if y is not None:
         try:
             loss.check_targets(y, tuple(pred.shape))
@@ -111,7 +119,7 @@ def dry_run(
         except NeurobackError as exc:
             raise type(exc)(
                 f"Before training: the model's output (shape {tuple(pred.shape)} for "
-                f"{probe.shape[0]} samples) does not fit the targets for {loss!r}: {exc}"
+                f"{probe.shape[0]} samples) does not fit the {what} targets for {loss!r}: {exc}"
             ) from exc
     n = int(x.shape[0])
     if not drop_last and n % batch_size == 1 and n > 1:
@@ -175,3 +183,72 @@ def resolve_metric(metric: str | Metric) -> tuple[str, Metric]:
     if callable(metric):
         return getattr(metric, "__name__", type(metric).__name__), metric
     raise TypeError(f"A metric is a registered name or a callable, got {metric!r}.")
+
+
+class CallbackHookWarning(UserWarning):
+    """A callback defines an ``on_*`` method that is not a Trainer hook (a likely typo)."""
+
+
+_HOOKS = tuple(name for name in dir(Callback) if name.startswith("on_"))
+
+
+def check_callbacks(callbacks: Any) -> list[Callback]:
+    """The callbacks as a list, each an instance whose hooks have the right signatures."""
+    if isinstance(callbacks, Callback | type):
+        raise TypeError(
+            f"callbacks must be a list, e.g. callbacks=[{_describe(callbacks)}], got "
+            f"{_describe(callbacks)} on its own."
+        )
+    out = list(callbacks)
+    for cb in out:
+        if isinstance(cb, type) and issubclass(cb, Callback):
+            raise TypeError(
+                f"callbacks must be instances; got the class {cb.__name__}: pass {cb.__name__}()."
+            )
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"callbacks must be neuroback.Callback instances, got {type(cb).__name__}: {cb!r}."
+            )
+        _check_hooks(cb)
+    return out
+
+
+def _describe(obj: Any) -> str:
+    return f"{obj.__name__}()" if isinstance(obj, type) else f"{type(obj).__name__}(...)"
+
+
+def _check_hooks(cb: Callback) -> None:
+    cls = type(cb)
+    for name in dir(cls):
+        if not name.startswith("on_") or not callable(getattr(cls, name, None)):
+            continue
+        if name not in _HOOKS:
+            close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            warnings.warn(
+                f"{cls.__name__}.{name} is not a Trainer hook and will never be called.{hint} "
+                f"The hooks are {', '.join(_HOOKS)}.",
+                CallbackHookWarning,
+                stacklevel=4,
+            )
+            continue
+        if getattr(cls, name) is getattr(Callback, name):
+            continue
+        expected = inspect.signature(getattr(Callback, name))
+        arity = len(expected.parameters) - 1  # without self
+        try:
+            inspect.signature(getattr(cb, name)).bind(*range(arity))
+        except TypeError:
+            wanted = ", ".join(list(expected.parameters)[1:])
+            raise TypeError(
+                f"{cls.__name__}.{name} must accept ({wanted}), as Callback.{name} does; it is "
+                f"defined as {name}{inspect.signature(getattr(cb, name))}. (neuroback hooks "
+                f"receive the trainer first.)"
+            ) from None
+
+
+def check_metrics(metrics: Any) -> Any:
+    if isinstance(metrics, str) or callable(metrics):
+        shown = repr(metrics) if isinstance(metrics, str) else getattr(metrics, "__name__", "m")
+        raise TypeError(f"metrics must be a list, e.g. metrics=[{shown}], got {shown} on its own.")
+    return metrics

@@ -33,7 +33,9 @@ from .data import ArrayLoader, BatchIterable
 from .history import History
 from .inputs import (
     Metric,
+    check_callbacks,
     check_iterable,
+    check_metrics,
     dry_run,
     length,
     positive_int,
@@ -103,6 +105,11 @@ class Trainer:
         log_every_n_steps: int = 50,
         accumulate_steps: int = 1,
     ) -> None:
+        if isinstance(model, type):
+            raise TypeError(
+                f"Trainer needs a model instance; got the class {model.__name__}. Build it first, "
+                f"e.g. nb.Sequential(nb.layers.Dense(4, 2))."
+            )
         if not isinstance(model, Layer):
             raise TypeError(f"Trainer needs a neuroback Layer as its model, got {type(model)}.")
         self.model = model
@@ -110,14 +117,8 @@ class Trainer:
         self.optimizer: Optimizer = (
             optimizer if isinstance(optimizer, Optimizer) else build("optimizers", optimizer)
         )
-        self.callbacks: list[Callback] = list(callbacks)
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(
-                    f"callbacks must be neuroback.Callback instances, got {type(cb).__name__}: "
-                    f"{cb!r}."
-                )
-        self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in metrics)
+        self.callbacks: list[Callback] = check_callbacks(callbacks)
+        self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
         self.log_every_n_steps = positive_int(log_every_n_steps, "log_every_n_steps")
         self.accumulate_steps = positive_int(accumulate_steps, "accumulate_steps")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -280,6 +281,7 @@ class Trainer:
                 batch_size=1,
                 drop_last=True,
                 rng=self.backend.generator(0),
+                what="validation data",
             )
 
         history = History()

@@ -23,10 +23,6 @@ def _away_from_zero(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return rng.uniform(0.1, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
 
 
-def _check_grad(layer: Layer, dy: Array, y: Array) -> None:
-    checks.gradient_shape(layer, dy, y.shape)
-
-
 @final
 class ReLU(Layer):
     r"""Rectified linear unit.
@@ -53,7 +49,7 @@ class ReLU(Layer):
         y = xp.maximum(x, 0)
 
         def backward(dy: Array) -> Array:
-            _check_grad(self, dy, y)
+            self.check_gradient(dy, y)
             return dy * (y > 0)
 
         return y, backward
@@ -94,7 +90,7 @@ class Sigmoid(Layer):
         y /= 1 + e
 
         def backward(dy: Array) -> Array:
-            _check_grad(self, dy, y)
+            self.check_gradient(dy, y)
             return dy * (y * (1 - y))
 
         return y, backward
@@ -133,7 +129,7 @@ class LeakyReLU(Layer):
         y = xp.where(positive, x, self.negative_slope * x)
 
         def backward(dy: Array) -> Array:
-            _check_grad(self, dy, y)
+            self.check_gradient(dy, y)
             return xp.where(positive, dy, self.negative_slope * dy)
 
         return y, backward
@@ -165,7 +161,7 @@ class Tanh(Layer):
         y = self.backend.xp.tanh(x)
 
         def backward(dy: Array) -> Array:
-            _check_grad(self, dy, y)
+            self.check_gradient(dy, y)
             return dy * (1 - y * y)
 
         return y, backward
@@ -206,7 +202,7 @@ class Softmax(Layer):
         y /= y.sum(axis=-1, keepdims=True)
 
         def backward(dy: Array) -> Array:
-            _check_grad(self, dy, y)
+            self.check_gradient(dy, y)
             return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 
         return y, backward

@@ -118,7 +118,7 @@ class BatchNorm(Layer):
         need_dx = self.needs_input_grad
 
         def backward(dy: Array) -> Array | None:
-            checks.gradient_shape(self, dy, y.shape)
+            self.check_gradient(dy, y)
             sum_dy = dy.sum(axis=0)
             sum_dy_xhat = (dy * x_hat).sum(axis=0)
             if gamma is not None and beta is not None:

@@ -74,8 +74,13 @@ class SoftmaxCrossEntropy(Loss):
             if host.size and (host.min() < 0 or host.max() >= classes):
                 raise ShapeError(
                     f"SoftmaxCrossEntropy labels must be in [0, {classes}) for a model with "
-                    f"{classes} outputs, got labels from {host.min()} to {host.max()}. Make the "
-                    f"last layer output {int(host.max()) + 1} classes, or fix the labels."
+                    f"{classes} outputs, got labels from {host.min()} to {host.max()}. "
+                    + (
+                        "Labels are class indices counted from 0; remap the negative ones."
+                        if host.min() < 0
+                        else f"Make the last layer output {int(host.max()) + 1} classes, or fix "
+                        f"the labels."
+                    )
                 )
         elif host.ndim != 2 or host.shape[1] != classes:
             raise ShapeError(

@@ -42,7 +42,8 @@ class Dense(Layer):
     bias:
         Whether to learn the bias ``b`` (initialized to zeros).
     init:
-        Weight initializer: ``"he"`` (default), ``"xavier"``, ``"normal"`` or ``"zeros"``.
+        Weight initializer: ``"he"`` (default; alias ``"kaiming"``), ``"xavier"`` (alias
+        ``"glorot"``), ``"normal"`` or ``"zeros"``.
     dtype:
         Parameter dtype (default ``"float32"``); inputs must match it.
     rng:
@@ -104,7 +105,7 @@ class Dense(Layer):
         need_dx = self.needs_input_grad
 
         def backward(dy: Array) -> Array | None:
-            checks.gradient_shape(self, dy, y.shape)
+            self.check_gradient(dy, y)
             self.W.accumulate_matmul(x.T, dy)
             if b is not None:
                 b.accumulate_sum(dy, axis=0)

@@ -53,10 +53,12 @@ class Dropout(Layer):
                 return dy
 
             return x, identity
-        if rng is None:
+        if rng is None or not callable(getattr(rng, "random", None)):
+            got = "none was given" if rng is None else f"got {type(rng).__name__} {rng!r}"
             raise ValueError(
-                f"{self!r} needs a random generator in training: call "
-                f"forward(x, train=True, rng=backend.generator(seed)). The Trainer passes one."
+                f"{self!r} needs a random generator in training ({got}). The Trainer passes "
+                f"its own; in a manual loop call forward(x, train=True, "
+                f"rng=nb.get_backend().generator(seed)) with one generator kept across steps."
             )
         keep = 1.0 - self.p
         mask = rng.random(x.shape, dtype=x.dtype) < keep
@@ -65,7 +67,7 @@ class Dropout(Layer):
         y *= scale
 
         def backward(dy: Array) -> Array:
-            checks.gradient_shape(self, dy, y.shape)
+            self.check_gradient(dy, y)
             dx = dy * mask
             dx *= scale
             return dx

@@ -10,7 +10,7 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, Backward, Layer, checks
+from neuroback import Array, Backward, Layer
 from neuroback.errors import ShapeError
 
 __all__ = ["Flatten"]
@@ -40,7 +40,7 @@ class Flatten(Layer):
         y = x.reshape(shape[0], -1)
 
         def backward(dy: Array) -> Array:
-            checks.gradient_shape(self, dy, y.shape)
+            self.check_gradient(dy, y)
             return dy.reshape(shape)
 
         return y, backward

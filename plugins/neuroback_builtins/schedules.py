@@ -149,7 +149,11 @@ def build_schedule(spec: Any) -> Schedule:
     if isinstance(spec, Mapping) and "name" in spec:
         name = spec["name"]
         if name not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}.")
+            close = [k for k in SCHEDULES if k.lower() == str(name).lower()]
+            hint = f" Did you mean {close[0]!r}? (names are case-sensitive)" if close else ""
+            raise ValueError(
+                f"Unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}.{hint}"
+            )
         return SCHEDULES[name](**dict(spec.get("config") or {}))
     raise ValueError(
         f"A schedule is one of {sorted(SCHEDULES)} (an instance, a name, or "

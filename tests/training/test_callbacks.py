@@ -109,8 +109,14 @@ def test_early_stopping_stops_and_restores_the_best_weights_and_state() -> None:
 def test_early_stopping_on_a_metric_to_maximize_and_its_errors() -> None:
     stopper = nb.callbacks.EarlyStopping("val_accuracy", patience=1)
     assert stopper.config()["mode"] == "max"
-    with pytest.raises(KeyError, match=r"monitors 'val_missing'.*validation_data"):
-        _fit([nb.callbacks.EarlyStopping("val_missing")], epochs=1)
+    with pytest.raises(KeyError, match=r"monitors 'val_acc'.*Did you mean 'val_accuracy'"):
+        _fit([nb.callbacks.EarlyStopping("val_acc")], epochs=1)
+    x, y = _data()
+    no_validation = nb.Trainer(
+        _model(), "SoftmaxCrossEntropy", "SGD", callbacks=[nb.callbacks.EarlyStopping("val_loss")]
+    )
+    with pytest.raises(KeyError, match=r"monitors 'val_loss'.*Pass validation_data"):
+        no_validation.fit(x, y, epochs=1)
     with pytest.raises(ValueError, match="patience must be a non-negative integer"):
         nb.callbacks.EarlyStopping(patience=-1)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import neuroback as nb
+import neuroback.testing.strict
 from neuroback.errors import ShapeError
 
 
@@ -490,3 +491,67 @@ def test_binary_classification_with_logits_and_accuracy_from_logits() -> None:
     by_hand = float(((logits[:, 0] > 0) == (y == 1)).mean())
     assert trainer.evaluate(x, targets)["accuracy_from_logits"] == pytest.approx(by_hand)
     assert history["accuracy_from_logits"][-1] > 0.9
+
+
+# -- mistakes a new user makes: each a clear error -----------------------------------------
+
+
+def test_common_construction_mistakes_are_explained() -> None:
+    model = _classifier()
+    with pytest.raises(TypeError, match=r"metrics must be a list, e.g. metrics=\['accuracy'\]"):
+        nb.Trainer(model, "MSE", "SGD", metrics="accuracy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"callbacks must be a list, e.g. callbacks=\[ProgressBar"):
+        nb.Trainer(model, "MSE", "SGD", callbacks=nb.callbacks.ProgressBar())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the class ProgressBar: pass ProgressBar\(\)"):
+        nb.Trainer(model, "MSE", "SGD", callbacks=[nb.callbacks.ProgressBar])  # type: ignore[list-item]
+    with pytest.raises(nb.errors.ConfigError, match=r"class MSE where a loss.*MSE\(\)"):
+        nb.Trainer(model, nb.losses.MSE, "SGD")  # type: ignore[arg-type]
+    with pytest.raises(nb.errors.ConfigError, match=r"where an optimizer was expected"):
+        nb.Trainer(model, "MSE", nb.optimizers.Adam)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the class Sequential"):
+        nb.Trainer(nb.Sequential, "MSE", "SGD")  # type: ignore[arg-type]
+
+
+def test_callback_hooks_are_checked_when_the_trainer_is_built() -> None:
+    class KerasStyle(nb.Callback):
+        def on_epoch_end(self, epoch, logs=None):  # type: ignore[no-untyped-def, override]
+            pass
+
+    with pytest.raises(TypeError, match=r"on_epoch_end must accept \(trainer, epoch, logs\)"):
+        nb.Trainer(_classifier(), "MSE", "SGD", callbacks=[KerasStyle()])
+
+    class Typo(nb.Callback):
+        def on_epoch_ends(self, trainer: Any, epoch: int, logs: Any) -> None:
+            pass
+
+    from neuroback.training.inputs import CallbackHookWarning
+
+    with pytest.warns(
+        CallbackHookWarning, match=r"on_epoch_ends is not a Trainer hook.*on_epoch_end"
+    ):
+        nb.Trainer(_classifier(), "MSE", "SGD", callbacks=[Typo()])
+
+
+def test_bad_validation_data_is_named_as_such() -> None:
+    x, y = _moons(64)
+    with pytest.raises(ShapeError, match=r"does not fit the validation data targets"):
+        _trainer(_classifier()).fit(x, y, epochs=1, validation_data=(x, y + 3))
+
+
+def test_negative_labels_get_advice_that_fits() -> None:
+    x, y = _moons(64)
+    with pytest.raises(ShapeError, match=r"from -1 to 0\. Labels are class indices counted from 0"):
+        _trainer(_classifier()).fit(x, y - 1, epochs=1)
+
+
+def test_dtype_errors_are_also_type_errors() -> None:
+    layer = nb.layers.Dense(2, 2)
+    with pytest.raises(
+        TypeError, match=r"got int64 input\. Cast the data once with x\.astype\('float32'\)\.$"
+    ):
+        layer(np.ones((1, 2), dtype=np.int64))
+
+
+def test_dropout_rejects_something_that_is_not_a_generator() -> None:
+    with pytest.raises(ValueError, match=r"got int 0\).*nb\.get_backend\(\)\.generator\(seed\)"):
+        nb.layers.Dropout(0.5).forward(np.ones((2, 2), np.float32), train=True, rng=0)

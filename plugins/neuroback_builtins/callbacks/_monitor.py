@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -26,11 +27,13 @@ class Monitor:
 
     def value(self, logs: Mapping[str, Any]) -> float:
         if self.name not in logs:
-            hint = (
-                " Pass validation_data or validation_split to fit()."
-                if self.name.startswith("val_")
-                else ""
-            )
+            close = difflib.get_close_matches(self.name, list(logs), n=1, cutoff=0.5)
+            if self.name.startswith("val_") and not any(k.startswith("val_") for k in logs):
+                hint = " Pass validation_data or validation_split to fit()."
+            elif close:
+                hint = f" Did you mean {close[0]!r}?"
+            else:
+                hint = " A metric is logged only when it is in Trainer(metrics=[...])."
             raise KeyError(
                 f"{self.owner} monitors {self.name!r}, which the epoch logs do not have "
                 f"(they have {sorted(logs)}).{hint}"
