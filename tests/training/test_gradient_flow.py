@@ -151,3 +151,10 @@ def test_monitor_argument_errors() -> None:
         nb.callbacks.GradientFlowMonitor(vanishing_ratio=-1)
     with pytest.raises(ValueError, match="Nothing to plot yet"):
         nb.callbacks.GradientFlowMonitor().plot("unused.png")
+
+
+def test_activations_inside_residual_blocks_are_measured() -> None:
+    monitor = _monitor_run("residual", 0)
+    layers = {r["layer"] for r in monitor.records if "saturated_fraction" in r}
+    assert "1" in layers  # the first Sigmoid, directly in the Sequential
+    assert "2.block.1" in layers  # the Sigmoid inside the first Residual block

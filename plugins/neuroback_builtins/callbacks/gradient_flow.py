@@ -10,7 +10,8 @@ parameters (keyed by its dotted name, e.g. ``"3"`` or ``"2.block.0"``):
 - ``update_ratio`` :math:`\|\Delta W\| / \|W\|` of the update actually applied
   (healthy training is typically around :math:`10^{-3}`);
 
-and for each activation layer, on the same batch in inference mode:
+and for each activation layer (inside ``Sequential`` and ``Residual`` containers), on
+the same batch in inference mode:
 
 - ReLU / LeakyReLU: ``dead_fraction``, the share of units that output zero (or
   the negative slope) for *every* sample of the batch;
@@ -162,6 +163,7 @@ class GradientFlowMonitor(Callback):
 
     def _activation_stats(self, model: Layer, x: Any) -> dict[str, dict[str, float]]:
         from ..activations import LeakyReLU, ReLU, Sigmoid, Tanh
+        from ..residual import Residual
 
         backend = model.backend
         stats: dict[str, dict[str, float]] = {}
@@ -171,6 +173,8 @@ class GradientFlowMonitor(Callback):
                 for child_name, child in layer.children().items():
                     inp = run(child, inp, f"{name}.{child_name}" if name else child_name)
                 return inp
+            if isinstance(layer, Residual):  # y = x + f(x): look inside f too
+                return inp + run(layer.block, inp, f"{name}.block" if name else "block")
             out = layer(inp)
             if isinstance(layer, ReLU | LeakyReLU):
                 active = backend.to_host((out > 0).any(axis=0))
