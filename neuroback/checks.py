@@ -45,9 +45,13 @@ def number(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    finite: bool = True,
 ) -> float:
-    """A finite real number within the given bounds, as a Python float."""
-    ok = _is_real(value) and math.isfinite(float(value))
+    """A real number within the given bounds, as a Python float (finite unless
+    ``finite=False``, for limits where infinity means "no limit")."""
+    ok = _is_real(value) and not math.isnan(float(value))
+    if ok and finite and not math.isfinite(float(value)):
+        raise ValueError(f"{what} must be a finite number, got {value!r}.")
     if ok and low is not None:
         ok = float(value) > low if low_open else float(value) >= low
     if ok and high is not None:
@@ -71,14 +75,14 @@ def number(
     raise ValueError(f"{what} must be {expected}, got {value!r}.")
 
 
-def non_negative(value: Any, what: str) -> float:
-    """A finite number >= 0."""
-    return number(value, what, low=0)
+def non_negative(value: Any, what: str, *, finite: bool = True) -> float:
+    """A number >= 0 (finite unless ``finite=False``)."""
+    return number(value, what, low=0, finite=finite)
 
 
-def positive(value: Any, what: str) -> float:
-    """A finite number > 0."""
-    return number(value, what, low=0, low_open=True)
+def positive(value: Any, what: str, *, finite: bool = True) -> float:
+    """A number > 0 (finite unless ``finite=False``)."""
+    return number(value, what, low=0, low_open=True, finite=finite)
 
 
 def positive_int(value: Any, what: str) -> int:

@@ -22,13 +22,13 @@ A group scales the learning rate with ``lr_scale`` rather than fixing its own
 from __future__ import annotations
 
 import fnmatch
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import checks
 from .backend import Array, Backend
 from .errors import NotBoundError, ShapeError
 from .layer import Layer
@@ -39,18 +39,19 @@ __all__ = ["Optimizer"]
 
 
 def _check_lr(lr: Any) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"lr must be a finite non-negative number, got {lr!r}.")
-    return float(lr)
+    return checks.non_negative(lr, "lr")
 
 
 class Optimizer(ABC):
     """Base class of optimizers.
 
     A subclass stores its hyperparameters as plain Python floats (so float32
-    stays float32 under NumPy 2's promotion rules), lists their names in
-    :meth:`hyperparameters`, and implements :meth:`init_slots` (per-parameter
-    state such as momentum buffers) and :meth:`update` (the rule, in place).
+    stays float32 under NumPy 2's promotion rules), lists them in
+    :meth:`hyperparameters` under the names of its constructor arguments (the
+    optimizer is rebuilt from them: for configs, and to validate group overrides
+    and saved state with the constructor's own checks), and implements
+    :meth:`init_slots` (per-parameter state such as momentum buffers) and
+    :meth:`update` (the rule, in place).
     """
 
     def __init__(
@@ -341,6 +342,20 @@ class Optimizer(ABC):
                 f"Optimizer state does not match the bound parameters: missing {missing}, "
                 f"unexpected {extra}. Was it saved from a different model?"
             )
+        try:  # the constructor's own checks, without touching this optimizer
+            probe = type(self).from_config({**self.hyperparameters(), **state["hyperparameters"]})
+            hyperparameters = {k: probe.hyperparameters()[k] for k in state["hyperparameters"]}
+            step_count = int(state["step_count"])
+            saved_steps = state.get("param_steps")
+            if saved_steps is None:  # older states: every parameter had every step
+                param_steps = dict.fromkeys(self._params, step_count)
+            else:
+                extra_steps = sorted(set(saved_steps) - set(self._params))
+                if extra_steps:
+                    raise ValueError(f"param_steps names unknown parameters {extra_steps}")
+                param_steps = {n: int(saved_steps.get(n, step_count)) for n in self._params}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"The saved {name} state is invalid: {exc}") from exc
         new_slots: dict[str, dict[str, Array]] = {}
         for pname, saved in slots.items():
             param = self._params[pname]
@@ -381,11 +396,10 @@ class Optimizer(ABC):
                     current[key] = backend.asarray(host.copy())
             for key in set(current) - set(staged):
                 del current[key]
-        for key, value in state["hyperparameters"].items():
+        for key, value in hyperparameters.items():
             setattr(self, key, value)
-        self.step_count = int(state["step_count"])
-        saved_steps = state.get("param_steps") or dict.fromkeys(self._params, self.step_count)
-        self._param_steps = {n: int(saved_steps.get(n, self.step_count)) for n in self._params}
+        self.step_count = step_count
+        self._param_steps = param_steps
         self._transform_state = _replace_leaves(self._transform_state, iter(restored_leaves))
 
     def __repr__(self) -> str:
@@ -412,10 +426,7 @@ def _check_group(group: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"A group's 'params' must be name patterns, got {out['params']!r}.")
     out["params"] = list(patterns)
     if "lr_scale" in out:
-        scale = out["lr_scale"]
-        if isinstance(scale, bool) or not isinstance(scale, int | float) or scale < 0:
-            raise ValueError(f"lr_scale must be a non-negative number, got {scale!r}.")
-        out["lr_scale"] = float(scale)
+        out["lr_scale"] = checks.non_negative(out["lr_scale"], "lr_scale")
     return out
 
 

@@ -104,6 +104,8 @@ class PluginRegistry:
                     except PluginError as exc:
                         self._load_error = str(exc)
                         raise
+                    except Warning:  # a skip warning turned into an error: the scan is complete
+                        raise
                     except Exception as exc:  # a bug while scanning: never a silent empty registry
                         self._load_error = (
                             f"Scanning the neuroback entry points failed: "
@@ -125,10 +127,16 @@ class PluginRegistry:
         strict = _flag(env, ENV_STRICT)
 
         seen: set[tuple[str, str]] = set()
+        skipped: list[str] = []
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist
-            dist_name = dist.name if dist is not None else ep.module
-            version = dist.version if dist is not None else "unknown"
+            try:
+                dist = ep.dist
+                dist_name = str(dist.name) if dist is not None and dist.name else ep.module
+                version = str(dist.version) if dist is not None and dist.version else "unknown"
+            except Exception as exc:  # broken metadata: skip this plugin, keep the others
+                info = PluginInfo(ep.module, "unknown", f"{ep.name} = {ep.value}")
+                self._fail(info, f"unreadable package metadata ({exc})", strict, skipped)
+                continue
             key = (normalize(dist_name), ep.name)
             if key in seen:  # the same distribution found twice on sys.path
                 continue
@@ -143,14 +151,21 @@ class PluginRegistry:
                 plugin = ep.load()
             except Exception as exc:
                 self._fail(
-                    info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", strict
+                    info,
+                    f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}",
+                    strict,
+                    skipped,
                 )
                 continue
             reason = self._add(plugin, info)
             if reason is not None:
-                self._fail(info, reason, strict)
+                self._fail(info, reason, strict, skipped)
+        # Warn once every plugin is in: even with warnings turned into errors, the
+        # registry is complete and the other plugins work.
+        for message in skipped:
+            warnings.warn(message, PluginLoadWarning, stacklevel=4)
 
-    def _fail(self, info: PluginInfo, reason: str, strict: bool) -> None:
+    def _fail(self, info: PluginInfo, reason: str, strict: bool, skipped: list[str]) -> None:
         info.error = reason
         info.components.clear()
         self._plugins.append(info)
@@ -161,7 +176,7 @@ class PluginRegistry:
         )
         if strict:
             raise PluginError(message + f" ({ENV_STRICT} is set, so this is an error.)")
-        warnings.warn(message, PluginLoadWarning, stacklevel=4)
+        skipped.append(message)
 
     def _add(self, plugin: Any, info: PluginInfo) -> str | None:
         """Register one plugin object and call its hooks, all or nothing.

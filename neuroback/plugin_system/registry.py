@@ -151,8 +151,10 @@ def _closest(name: str, pool: Iterable[str]) -> str | None:
     lowered = {p.lower(): p for p in pool}
     if name.lower() in lowered:
         return lowered[name.lower()]
-    prefixed = [p for low, p in lowered.items() if low.startswith(name.lower()) and name]
-    if len(prefixed) == 1:  # "acc" -> "accuracy"
-        return prefixed[0]
+    prefixed = sorted(
+        (p for low, p in lowered.items() if name and low.startswith(name.lower())), key=len
+    )
+    if prefixed and all(p.lower().startswith(prefixed[0].lower()) for p in prefixed):
+        return prefixed[0]  # "acc" -> "accuracy" (also when "accuracy_from_logits" exists)
     matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None

@@ -115,9 +115,13 @@ class ArrayLoader:
                 f"{self.n}. Resume with the same dataset."
             )
         offset = int(state["offset"])
+        epoch = int(state["epoch"])
+        rng_state = state["rng"]
         if not 0 <= offset <= self.n:
             raise ValueError(f"The saved offset {offset} is outside the data (0..{self.n}).")
-        self.rng.bit_generator.state = state["rng"]
-        self._epoch = int(state["epoch"])
+        probe = np.random.default_rng()
+        probe.bit_generator.state = rng_state  # raises on a malformed state, changing nothing
+        self.rng.bit_generator.state = rng_state
+        self._epoch = epoch
         self._order = restored
         self._offset = offset

@@ -223,14 +223,14 @@ def _check_hooks(cb: Callback) -> None:
         if not name.startswith("on_") or not callable(getattr(cls, name, None)):
             continue
         if name not in _HOOKS:
-            close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            warnings.warn(
-                f"{cls.__name__}.{name} is not a Trainer hook and will never be called.{hint} "
-                f"The hooks are {', '.join(_HOOKS)}.",
-                CallbackHookWarning,
-                stacklevel=4,
-            )
+            close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.8)
+            if close:  # a likely misspelled hook; other on_* helpers are the author's business
+                warnings.warn(
+                    f"{cls.__name__}.{name} is not a Trainer hook and will never be called. "
+                    f"Did you mean {close[0]!r}? The hooks are {', '.join(_HOOKS)}.",
+                    CallbackHookWarning,
+                    stacklevel=4,
+                )
             continue
         if getattr(cls, name) is getattr(Callback, name):
             continue

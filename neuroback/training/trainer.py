@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import checks
 from ..backend import Array, Backend, BackendLike, configured_backend, get_backend
 from ..callback import Callback
 from ..config import build
@@ -121,9 +122,7 @@ class Trainer:
         self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
         self.log_every_n_steps = positive_int(log_every_n_steps, "log_every_n_steps")
         self.accumulate_steps = positive_int(accumulate_steps, "accumulate_steps")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}.")
-        self.seed = seed
+        self.seed = None if seed is None else checks.non_negative_int(seed, "seed")
 
         target = (
             get_backend(backend) if backend is not None else configured_backend() or model.backend
@@ -232,6 +231,8 @@ class Trainer:
         """
         epochs = positive_int(epochs, "epochs")
         batch_size = positive_int(batch_size, "batch_size")
+        if not isinstance(drop_last, bool):
+            raise TypeError(f"drop_last must be True or False, got {drop_last!r}.")
         if validation_split is not None and validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
         train_data: ArrayLoader | BatchIterable
@@ -251,6 +252,12 @@ class Trainer:
             xa, ya = self._prepare(x, y, "training data")
             if validation_split is not None:
                 xa, ya, validation_data = split_off_validation(xa, ya, validation_split)
+            if drop_last and int(xa.shape[0]) < batch_size:
+                raise ValueError(
+                    f"With drop_last=True and batch_size={batch_size}, the {int(xa.shape[0])} "
+                    f"training samples make no full batch. Lower batch_size or pass "
+                    f"drop_last=False."
+                )
             dry_run(
                 self.model,
                 self.loss,
@@ -292,11 +299,20 @@ class Trainer:
         self.batches_per_epoch = length(train_data)
         self.stop_training = False
         if self._micro:  # micro-batches left by a manual train_step or an interrupted fit
+            warnings.warn(
+                f"Discarding the gradients of {self._micro} micro-batch(es) that never reached "
+                f"an update (accumulate_steps={self.accumulate_steps}); fit() starts from "
+                f"zero gradients.",
+                UserWarning,
+                stacklevel=2,
+            )
             self.optimizer.zero_grad()
             self._micro = 0
+        started: list[Callback] = []
         try:
             for cb in self.callbacks:
                 cb.on_train_begin(self)
+                started.append(cb)
             for _ in range(epochs):
                 epoch = self.epoch
                 for cb in self.callbacks:
@@ -316,7 +332,7 @@ class Trainer:
                 if self.stop_training:
                     break
         finally:
-            for cb in self.callbacks:
+            for cb in started:  # only callbacks whose training began get its end
                 cb.on_train_end(self)
         return history
 
@@ -370,12 +386,19 @@ class Trainer:
         return value
 
     def _iterate(self, data: BatchIterable) -> Iterable[tuple[Array, Array]]:
+        output_shape: tuple[int, ...] | None = None
         for item in data:
             if not isinstance(item, tuple | list) or len(item) != 2:
                 raise ValueError(
                     f"A batch iterable must yield (x_batch, y_batch) pairs, got {type(item)}."
                 )
             xb, yb = self._prepare(item[0], item[1], "a batch", check_finite=False)
+            if not self.backend.is_native(item[1]) or self.backend.xp is np:
+                # Host labels are checked batch by batch for free (device labels are not:
+                # that would read them back every step).
+                if output_shape is None:
+                    output_shape = tuple(self.model(xb[:1]).shape)
+                self.loss.check_targets(np.asarray(item[1]), output_shape)
             yield xb, yb
 
     # -- evaluate and predict ---------------------------------------------------------------
@@ -383,6 +406,16 @@ class Trainer:
         """Loss and metrics over ``x, y`` in inference mode (no gradient, no state change)."""
         batch_size = positive_int(batch_size, "batch_size")
         xa, ya = self._prepare(x, y, "evaluation data")
+        dry_run(
+            self.model,
+            self.loss,
+            xa,
+            ya,
+            batch_size=1,
+            drop_last=True,
+            rng=self.backend.generator(0),
+            what="evaluation data",
+        )
         return self._evaluate_arrays(xa, ya, batch_size=batch_size)
 
     def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:

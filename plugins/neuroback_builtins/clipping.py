@@ -46,7 +46,7 @@ class ClipByGlobalNorm(GradientTransform):
     """
 
     def __init__(self, max_norm: float = 1.0, *, eps: float = 1e-6) -> None:
-        self.max_norm = checks.positive(max_norm, "ClipByGlobalNorm max_norm")
+        self.max_norm = checks.positive(max_norm, "ClipByGlobalNorm max_norm", finite=False)
         self.eps = checks.non_negative(eps, "ClipByGlobalNorm eps")
 
     def init(self, params: Mapping[str, Array]) -> ClipByGlobalNormState:
@@ -84,7 +84,7 @@ class ClipByValue(GradientTransform):
     """
 
     def __init__(self, max_value: float = 1.0) -> None:
-        self.max_value = checks.positive(max_value, "ClipByValue max_value")
+        self.max_value = checks.positive(max_value, "ClipByValue max_value", finite=False)
 
     def init(self, params: Mapping[str, Array]) -> None:
         return None

@@ -112,8 +112,9 @@ class SoftmaxCrossEntropy(Loss):
                 )
             if isinstance(target, np.ndarray):
                 # Host labels are checked here for free. Device labels are not: reading
-                # them would stall the GPU every step; the Trainer checks all labels once
-                # with check_targets() before training starts.
+                # them would stall the GPU every step. The Trainer checks labels with
+                # check_targets() before fit and evaluate, and per batch for host batches
+                # of a batch iterable; a manual loop on a GPU should call it once itself.
                 low, high = int(target.min()), int(target.max())
                 if low < 0 or high >= classes:
                     raise ShapeError(

@@ -437,7 +437,10 @@ def test_leftover_micro_batches_do_not_leak_into_the_next_fit() -> None:
         if pre_step:
             xb, yb = trainer._prepare(x[:8], y[:8], "batch")
             trainer.train_step(xb, yb)  # half a group, never applied
-        trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False)
+            with pytest.warns(UserWarning, match=r"Discarding the gradients of 1 micro-batch"):
+                trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False)
+        else:
+            trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False)
         return trainer.model[0].W.value.copy()
 
     np.testing.assert_array_equal(final(pre_step=True), final(pre_step=False))
@@ -555,3 +558,41 @@ def test_dtype_errors_are_also_type_errors() -> None:
 def test_dropout_rejects_something_that_is_not_a_generator() -> None:
     with pytest.raises(ValueError, match=r"got int 0\).*nb\.get_backend\(\)\.generator\(seed\)"):
         nb.layers.Dropout(0.5).forward(np.ones((2, 2), np.float32), train=True, rng=0)
+
+
+def test_drop_last_is_checked() -> None:
+    x, y = _moons(20)
+    trainer = _trainer(_classifier())
+    with pytest.raises(ValueError, match=r"20 training samples make no full batch"):
+        trainer.fit(x, y, epochs=1, batch_size=32, drop_last=True)
+    with pytest.raises(TypeError, match="drop_last must be True or False"):
+        trainer.fit(x, y, epochs=1, drop_last="no")  # type: ignore[arg-type]
+    assert trainer.global_step == 0
+
+
+def test_labels_are_checked_on_a_device_backend_too() -> None:
+    x, y = _moons(64)
+    trainer = _trainer(_classifier(), backend="strict")
+    with pytest.raises(ShapeError, match=r"evaluation data targets.*from -1 to 0"):
+        trainer.evaluate(x, y - 1)
+
+    class Batches:
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield x[:32], y[:32]
+            yield x[32:], y[32:] - 1  # host labels: checked batch by batch
+
+    with pytest.raises(ShapeError, match=r"from -1 to 0"):
+        trainer.fit(Batches(), epochs=1)
+
+
+def test_numpy_scalars_are_accepted_where_numbers_are() -> None:
+    opt = nb.optimizers.SGD(
+        lr=np.float32(0.1), groups=[{"params": "*.b", "lr_scale": np.float64(0.5)}]
+    )
+    trainer = nb.Trainer(_classifier(), "SoftmaxCrossEntropy", opt, seed=np.int64(3))
+    assert trainer.seed == 3 and isinstance(opt.lr, float)
+    assert opt.param_hyperparameters("0.b")["lr"] == pytest.approx(0.05)
+    clip = nb.transforms.ClipByGlobalNorm(float("inf"))  # infinity: no clipping
+    assert clip.max_norm == float("inf")
+    with pytest.raises(ValueError, match=r"eps must be a finite number, got inf"):
+        nb.transforms.ClipByGlobalNorm(1.0, eps=float("inf"))

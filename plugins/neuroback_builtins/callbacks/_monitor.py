@@ -18,7 +18,7 @@ class Monitor:
     def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}.")
-        min_delta = checks.non_negative(min_delta, f"{owner} min_delta")
+        min_delta = checks.non_negative(min_delta, f"{owner} min_delta", finite=False)
         if mode == "auto":
             mode = (
                 "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"

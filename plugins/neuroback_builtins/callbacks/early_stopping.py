@@ -19,7 +19,8 @@ class EarlyStopping(Callback):
     """Stop training once ``patience`` epochs in a row have not improved ``monitor``.
 
     (As in Keras: with ``patience=2``, the second epoch without improvement is the
-    last one.) An epoch improves when the value beats the best so far by more than
+    last one.) The search carries over between ``fit`` calls and starts afresh after
+    a run it stopped. An epoch improves when the value beats the best so far by more than
     ``min_delta`` (lower is better for losses, higher for accuracies: ``mode="auto"``).
     With ``restore_best_weights`` the model's parameters *and* non-trainable state
     (BatchNorm running statistics) are put back to the best epoch's at the end.
@@ -49,10 +50,9 @@ class EarlyStopping(Callback):
         self._resumed = False
 
     def on_train_begin(self, trainer: Any) -> None:
-        if self._resumed:  # state restored by load_state_dict: continue from it
-            self._resumed = False
-        else:  # a new fit starts its own search for the best epoch
-            self._reset()
+        if self.stopped_epoch is not None and not self._resumed:
+            self._reset()  # it stopped the last run: a new fit starts a new search
+        self._resumed = False
         self.stopped_epoch = None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:

@@ -76,8 +76,12 @@ class GradientFlowMonitor(Callback):
         warn: bool = True,
     ) -> None:
         every_n_steps = checks.positive_int(every_n_steps, "GradientFlowMonitor every_n_steps")
-        vanishing_ratio = checks.positive(vanishing_ratio, "GradientFlowMonitor vanishing_ratio")
-        exploding_ratio = checks.positive(exploding_ratio, "GradientFlowMonitor exploding_ratio")
+        vanishing_ratio = checks.positive(
+            vanishing_ratio, "GradientFlowMonitor vanishing_ratio", finite=False
+        )
+        exploding_ratio = checks.positive(
+            exploding_ratio, "GradientFlowMonitor exploding_ratio", finite=False
+        )
         saturation = checks.number(
             saturation,
             "GradientFlowMonitor saturation",
