@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ from .errors import NotBoundError, ShapeError
 from .layer import Layer
 from .parameter import Parameter
 from .transform import GradientTransform, chain
+from .tree import is_array as _is_array
+from .tree import leaves as _leaves
+from .tree import replace_leaves as _replace_leaves
 
 __all__ = ["Optimizer"]
 
@@ -428,29 +431,3 @@ def _check_group(group: Mapping[str, Any]) -> dict[str, Any]:
     if "lr_scale" in out:
         out["lr_scale"] = checks.non_negative(out["lr_scale"], "lr_scale")
     return out
-
-
-def _is_array(x: Any) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
-
-
-def _leaves(tree: Any) -> list[Any]:
-    if isinstance(tree, Mapping):
-        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
-    if isinstance(tree, Sequence) and not isinstance(tree, str):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    if tree is None:
-        return []
-    return [tree]
-
-
-def _replace_leaves(tree: Any, leaves: Any) -> Any:
-    if isinstance(tree, Mapping):
-        return type(tree)({k: _replace_leaves(tree[k], leaves) for k in sorted(tree)})
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # NamedTuple
-        return type(tree)(*(_replace_leaves(v, leaves) for v in tree))
-    if isinstance(tree, Sequence) and not isinstance(tree, str):
-        return type(tree)(_replace_leaves(v, leaves) for v in tree)
-    if tree is None:
-        return None
-    return next(leaves)
