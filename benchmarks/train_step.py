@@ -362,7 +362,6 @@ def time_interleaved(
     warmup: int,
     rounds: int,
     repeats: int,
-    contexts: dict[str, Callable[[], Any]] | None = None,
 ) -> tuple[dict[str, list[float]], float]:
     """Single-step times in seconds per implementation, and the total wall time.
 
@@ -370,14 +369,10 @@ def time_interleaved(
     each runs ``repeats`` individually timed steps; the order rotates every round so
     that none is always first (or always right after another). The cyclic garbage
     collector is frozen/disabled while timing, for all implementations alike.
-    ``contexts`` optionally maps a name to a context-manager factory entered around
-    each of that implementation's blocks (used by profile_step.py's ablations).
     """
-    contexts = contexts or {}
-    for name, (fn, xx, yy) in impls.items():
-        with contexts.get(name, nullcontext)():
-            for _ in range(warmup):
-                fn(xx, yy)
+    for fn, xx, yy in impls.values():
+        for _ in range(warmup):
+            fn(xx, yy)
     names = list(impls)
     samples: dict[str, list[float]] = {n: [] for n in names}
     clock = time.perf_counter
@@ -393,11 +388,10 @@ def time_interleaved(
                 out = samples[name]
                 gc.collect()  # cheap after freeze(); clears the previous block's garbage
                 gc.disable()
-                with contexts.get(name, nullcontext)():
-                    for _ in range(repeats):
-                        t0 = clock()
-                        fn(xx, yy)
-                        out.append(clock() - t0)
+                for _ in range(repeats):
+                    t0 = clock()
+                    fn(xx, yy)
+                    out.append(clock() - t0)
                 if gc_was_enabled:
                     gc.enable()
     finally:
@@ -575,6 +569,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     p.add_argument("--json", metavar="PATH", help="also write results and machine info as JSON")
     p.add_argument("--raw", action="store_true", help="include every single-step time in the JSON")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of timing, print a cProfile ranking of Trainer.train_step",
+    )
     args = p.parse_args(argv)
     for name in ("batch", "rounds", "repeats"):
         if getattr(args, name) < 1:
@@ -586,8 +585,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def profile(args: argparse.Namespace) -> None:
+    """cProfile ranking of ``Trainer.train_step`` on the benchmark workload."""
+    import cProfile
+    import pstats
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rng = np.random.default_rng(args.seed)
+    x = rng.standard_normal((args.batch, sizes[0]), dtype=np.float32)
+    y = rng.standard_normal((args.batch, sizes[-1]), dtype=np.float32)
+    step = trainer_step_fn(sizes, args.seed)
+    for _ in range(args.warmup):
+        step(x, y)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.rounds * args.repeats):
+        step(x, y)
+    profiler.disable()
+    print(
+        f"cProfile of {args.rounds * args.repeats} Trainer.train_step calls, MLP {args.sizes}, "
+        f"batch {args.batch} (BLAS time is charged to the Python function that calls it)"
+    )
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile:
+        profile(args)
+        return 0
     result = run(args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
