@@ -77,11 +77,13 @@ def build_neuroback(sizes: list[int], seed: int) -> tuple[nb.Sequential, nb.Loss
     return model, loss_fn, opt
 
 
-def neuroback_step_fn(model: nb.Sequential, loss_fn: nb.Loss, opt: nb.Optimizer) -> Callable:
+def neuroback_step_fn(
+    model: nb.Sequential, loss_fn: nb.Loss, opt: nb.Optimizer, *, input_grad: bool = True
+) -> Callable:
     def step(x: np.ndarray, y: np.ndarray) -> Any:
         pred, backward = model.forward(x, train=True)
         value, dpred = loss_fn.forward(pred, y)
-        backward(dpred)
+        backward(dpred, input_grad=input_grad)
         opt.step()
         opt.zero_grad()
         return value
@@ -454,13 +456,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # ---- implementations under test, each with its own copy of the weights ----
         model, loss_fn, opt = build_neuroback(sizes, args.seed)
         weights = initial_weights(model)
-        # "nb-no-dx": the first layer told nobody needs its input gradient, as the
-        # Trainer does (the hand-written step and torch skip that product too).
+        # "nb-no-dx": backward(dpred, input_grad=False) tells the model nobody needs the
+        # data's gradient, as the Trainer does (the hand-written step and torch skip it too).
         model_nodx, loss_nodx, opt_nodx = build_neuroback(sizes, args.seed)
-        model_nodx.needs_input_grad = False
         impls: dict[str, tuple[Callable, Any, Any]] = {
             "neuroback": (neuroback_step_fn(model, loss_fn, opt), x, y),
-            "nb-no-dx": (neuroback_step_fn(model_nodx, loss_nodx, opt_nodx), x, y),
+            "nb-no-dx": (
+                neuroback_step_fn(model_nodx, loss_nodx, opt_nodx, input_grad=False),
+                x,
+                y,
+            ),
             "nb-trainer": (trainer_step_fn(sizes, args.seed), x, y),
             "numpy": (NumpyMLP(weights).step, x, y),
         }

@@ -1,11 +1,11 @@
 """neuroback: neural-network training where backpropagation is visible and every part is a plugin.
 
 The core defines the interfaces (:class:`Layer`, :class:`Loss`,
-:class:`Optimizer`, :class:`GradientTransform`, :class:`Callback`), the array
-backend shim and the plugin machinery. Concrete components live in plugins and
-appear in the namespaces :mod:`neuroback.layers`, :mod:`neuroback.losses`,
-:mod:`neuroback.optimizers`, :mod:`neuroback.transforms`,
-:mod:`neuroback.callbacks` and :mod:`neuroback.metrics`.
+:class:`Optimizer`, :class:`GradientTransform`, :class:`Callback`,
+:class:`Schedule`), the array backend shim and the plugin machinery. Concrete
+components live in plugins and appear in the namespaces :mod:`neuroback.layers`,
+:mod:`neuroback.losses`, :mod:`neuroback.optimizers`, :mod:`neuroback.transforms`,
+:mod:`neuroback.callbacks`, :mod:`neuroback.metrics` and :mod:`neuroback.schedules`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
 
-from . import callbacks, datasets, errors, layers, losses, metrics, optimizers, transforms
+from . import (
+    callbacks,
+    datasets,
+    errors,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    schedules,
+    switches,
+    transforms,
+)
 from .backend import (
     Array,
     Backend,
@@ -26,12 +37,13 @@ from .backend import (
 )
 from .callback import Callback
 from .config import build, to_spec
-from .layer import Backward, Layer
+from .layer import Backward, Layer, Observer, forward_child, run_backward
 from .loss import Loss
 from .optimizer import Optimizer
 from .parameter import Parameter
 from .plugin_system import PluginLoadWarning, get_registry, hookimpl
 from .rng import default_rng, seed
+from .schedule import Schedule
 from .sequential import Sequential
 from .training import History, Trainer
 from .transform import Chain, GradientTransform, chain
@@ -52,9 +64,11 @@ __all__ = [
     "History",
     "Layer",
     "Loss",
+    "Observer",
     "Optimizer",
     "Parameter",
     "PluginLoadWarning",
+    "Schedule",
     "Sequential",
     "Trainer",
     "__version__",
@@ -65,6 +79,7 @@ __all__ = [
     "datasets",
     "default_rng",
     "errors",
+    "forward_child",
     "get_backend",
     "get_registry",
     "hookimpl",
@@ -75,6 +90,7 @@ __all__ = [
     "optimizers",
     "register",
     "register_backend",
+    "run_backward",
     "seed",
     "to_spec",
     "transforms",
@@ -82,18 +98,33 @@ __all__ = [
 ]
 
 
-def register(component: Any = None, *, name: str | None = None, kind: str | None = None) -> Any:
+def register(
+    component: Any = None,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    shadow: bool = False,
+) -> Any:
     """Register a component defined at run time, so configs and saved models can name it.
 
-    Works as a call or a decorator. The kind is inferred from the base class
-    (pass ``kind="metrics"`` for a metric function); the component is then
-    reachable as ``neuroback.<kind>.<name>`` and as ``"local:<name>"``.
+    Works as a call or a decorator. The kind comes from the base class: a subclass of
+    :class:`Layer`, :class:`Loss`, :class:`Optimizer`, :class:`GradientTransform`,
+    :class:`Callback` or :class:`Schedule` is filed under that kind; a class of none of
+    them is a ``TypeError``; a function (or a callable instance) is a metric. The
+    component is then reachable as ``neuroback.<kind>.<name>`` and as ``"local:<name>"``.
+    Registering the same name again replaces the earlier run-time component.
+
+    A name already used by an installed plugin for the same kind (``Dense``, with
+    ``neuroback:Dense`` installed) is refused with a
+    :class:`~neuroback.errors.PluginError`, unless ``shadow=True``: then the plain name
+    means the run-time component, and the installed one is still reached by its
+    qualified name.
 
     >>> import neuroback as nb
     >>> @nb.register
     ... class Double(nb.Layer):
     ...     def forward(self, x, *, train, rng=None):
-    ...         return 2 * x, lambda dy: 2 * dy
+    ...         return 2 * x, lambda dy, *, input_grad=True: 2 * dy
     ...     def config(self):
     ...         return {}
     >>> nb.layers.Double is Double, nb.to_spec(Double())["type"]
@@ -101,7 +132,7 @@ def register(component: Any = None, *, name: str | None = None, kind: str | None
     """
 
     def apply(obj: Any) -> Any:
-        return get_registry().register(obj, name=name, kind=kind)
+        return get_registry().register(obj, name=name, kind=kind, shadow=shadow)
 
     return apply if component is None else apply(component)
 

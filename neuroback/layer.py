@@ -9,9 +9,18 @@
 
 ``forward(x, train=..., rng=...)`` returns ``(y, backward)``. ``backward`` is a
 closure over exactly what this call saved, so a layer can run twice before
-either backward, and a backward can never read a stale cache. ``backward(dy)``
-returns ``dx`` and *adds* the parameter gradients into each
-:attr:`Parameter.grad <neuroback.Parameter.grad>`.
+either backward, and a backward can never read a stale cache.
+``backward(dy, *, input_grad=True)`` returns ``dx`` and *adds* the parameter
+gradients into each :attr:`Parameter.grad <neuroback.Parameter.grad>`. With
+``input_grad=False`` the caller says nobody reads ``dx``: the layer may skip
+computing it and return ``None`` (the parameter gradients are the same). The
+request travels with the call, never on the layer object, so one layer may be
+used twice in a model, or by two models.
+
+A container (a layer with :meth:`Layer.children`) also accepts
+``observer=`` in ``forward`` and runs each child through :func:`forward_child`,
+which reports the child's output to the observer under its dotted name: that is
+how diagnostics see inside any container, a plugin's included.
 """
 
 from __future__ import annotations
@@ -28,11 +37,104 @@ from .backend import Array, Backend, BackendLike, get_backend
 from .errors import DTypeError, ShapeError
 from .parameter import Parameter
 
-__all__ = ["Backward", "Layer"]
+__all__ = ["Backward", "Layer", "Observer", "forward_child", "run_backward"]
 
-#: ``backward(dy) -> dx``: the closure a forward pass returns. It returns ``None``
-#: when the layer was told nobody needs its input gradient.
-Backward = Callable[[Array], Array | None]
+#: ``backward(dy, *, input_grad=True) -> dx``: the closure a forward pass returns.
+#: It may return ``None`` when called with ``input_grad=False``.
+Backward = Callable[..., Array | None]
+
+
+class Observer:
+    """Sees the output of every sub-layer during one ``forward`` call of a container.
+
+    ``Observer(report)`` calls ``report(name, layer, y)`` for each child a container
+    runs, with the child's dotted name inside the model (``"2"``, ``"1.block.0"``).
+    It is passed down the call (``model.forward(x, train=False, observer=obs)``),
+    never stored on a layer, so it cannot leak into another call.
+
+    >>> import numpy as np, neuroback as nb
+    >>> model = nb.Sequential(nb.layers.Dense(2, 3), nb.layers.ReLU())
+    >>> seen = []
+    >>> _ = model.forward(np.ones((4, 2), np.float32), train=False,
+    ...                   observer=nb.Observer(lambda name, layer, y: seen.append((name, y.shape))))
+    >>> seen
+    [('0', (4, 3)), ('1', (4, 3))]
+    """
+
+    __slots__ = ("_prefix", "_report")
+
+    def __init__(self, report: Callable[[str, Layer, Array], None], *, prefix: str = "") -> None:
+        if not callable(report):
+            raise TypeError(
+                f"Observer needs a function report(name, layer, y), got {type(report).__name__}."
+            )
+        self._report = report
+        self._prefix = prefix
+
+    def name_of(self, child_name: str) -> str:
+        """The dotted name of a child of the container this observer was handed to."""
+        return f"{self._prefix}.{child_name}" if self._prefix else child_name
+
+    def scoped(self, child_name: str) -> Observer:
+        """The observer to hand to a child container named ``child_name``."""
+        return Observer(self._report, prefix=self.name_of(child_name))
+
+    def report(self, child_name: str, layer: Layer, y: Array) -> None:
+        self._report(self.name_of(child_name), layer, y)
+
+
+def forward_child(
+    child: Layer,
+    x: Array,
+    *,
+    name: str,
+    train: bool,
+    rng: Any = None,
+    observer: Observer | None = None,
+) -> tuple[Array, Backward]:
+    """Run ``child.forward`` from inside a container, reporting its output to ``observer``.
+
+    A container calls this for each child it runs. Without an observer it is
+    ``child.forward(x, train=train, rng=rng)``; with one, a child that is itself a
+    container receives a scoped observer, and the child's output is reported
+    under ``name``.
+    """
+    if observer is None:
+        return child.forward(x, train=train, rng=rng)
+    if child.children():
+        y, backward = child.forward(x, train=train, rng=rng, observer=observer.scoped(name))
+    else:
+        y, backward = child.forward(x, train=train, rng=rng)
+    observer.report(name, child, y)
+    return y, backward
+
+
+def run_backward(backward: Backward, dy: Array, *, input_grad: bool, owner: Any) -> Array | None:
+    """Call a child's ``backward``, passing ``input_grad=False`` only when nobody needs ``dx``.
+
+    A backward written as ``def backward(dy)`` (before the ``input_grad`` keyword
+    was part of the contract) still works wherever its input gradient is needed;
+    where it is not, the error says how to fix it.
+    """
+    if input_grad:
+        dx = backward(dy)
+        if dx is None:
+            raise TypeError(
+                f"The backward of {owner!r} returned None although its input gradient is "
+                f"needed here. A backward returns dx unless it was called with "
+                f"input_grad=False."
+            )
+        return dx
+    try:
+        return backward(dy, input_grad=False)
+    except TypeError as exc:
+        if "input_grad" not in str(exc):
+            raise
+        raise TypeError(
+            f"The backward of {owner!r} does not accept input_grad=: define it as "
+            f"def backward(dy, *, input_grad=True) (it may skip dx and return None when "
+            f"input_grad is False)."
+        ) from exc
 
 
 class Layer(ABC):
@@ -48,8 +150,15 @@ class Layer(ABC):
         self._backend: Backend = get_backend(backend)
         self._parameters: dict[str, Parameter] = {}
         self._state: dict[str, Array] = {}
-        #: When False the layer may skip computing ``dx`` (its backward returns None).
-        self.needs_input_grad: bool = True
+
+    @property
+    def needs_input_grad(self) -> bool:
+        """Removed: ask per call, ``backward(dy, input_grad=False)``."""
+        raise AttributeError(_NO_FLAG)
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value: bool) -> None:
+        raise AttributeError(_NO_FLAG)
 
     # -- the two methods a layer author writes -------------------------------
     @abstractmethod
@@ -263,8 +372,16 @@ class Layer(ABC):
             )
 
     def check_gradient(self, dy: Array, y: Array) -> None:
-        """In a backward closure: raise a clear :class:`~neuroback.errors.ShapeError` unless
-        the incoming gradient ``dy`` has the shape of the forward output ``y``."""
+        """In a backward closure: raise a clear error unless the incoming gradient ``dy``
+        is an array of this backend with the shape of the forward output ``y``."""
+        if not isinstance(dy, self._backend.array_type):
+            if dy is None:
+                raise TypeError(
+                    f"The backward of {self._label()} got None as the gradient dL/dy. Pass "
+                    f"the gradient of the loss with respect to this layer's output, an array "
+                    f"of shape {tuple(y.shape)} (a Loss's forward returns it)."
+                )
+            self._backend.check_native(dy, f"The backward of {self._label()}")
         if dy.shape != y.shape:
             checks.gradient_shape(self, dy, y.shape)
 
@@ -307,6 +424,13 @@ class Layer(ABC):
         trainable = self.num_parameters(trainable_only=True)
         lines.append(f"Total parameters: {total:,} (trainable: {trainable:,})")
         return "\n".join(lines)
+
+
+_NO_FLAG = (
+    "Layer.needs_input_grad was removed: whether the input gradient is needed is said per "
+    "call, backward(dy, input_grad=False), so a layer shared by two places or two models "
+    "cannot be switched by either."
+)
 
 
 def _leaf_layers(layer: Layer, prefix: str) -> Iterator[tuple[str, Layer]]:

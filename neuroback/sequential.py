@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, final, overload
 
 from .backend import Array, BackendLike
-from .layer import Backward, Layer
+from .layer import Backward, Layer, Observer, forward_child, run_backward
 
 __all__ = ["Sequential"]
 
@@ -76,20 +76,30 @@ class Sequential(Layer):
     def children(self) -> Mapping[str, Layer]:
         return {str(i): layer for i, layer in enumerate(self._layers)}
 
-    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
-        # Only this model's own input may go without a gradient; every later layer's
-        # input is an earlier layer's output, whose gradient the chain rule needs.
-        for i, layer in enumerate(self._layers):
-            layer.needs_input_grad = self.needs_input_grad if i == 0 else True
+    def forward(
+        self, x: Array, *, train: bool, rng: Any = None, observer: Observer | None = None
+    ) -> tuple[Array, Backward]:
+        layers = self._layers
         backwards: list[Backward] = []
-        for layer in self._layers:
-            x, backward = layer.forward(x, train=train, rng=rng)
-            backwards.append(backward)
+        if observer is None:
+            for layer in layers:
+                x, backward = layer.forward(x, train=train, rng=rng)
+                backwards.append(backward)
+        else:
+            for i, layer in enumerate(layers):
+                x, backward = forward_child(
+                    layer, x, name=str(i), train=train, rng=rng, observer=observer
+                )
+                backwards.append(backward)
 
-        def backward(dy: Array) -> Array | None:
-            for step in reversed(backwards):
-                dy = step(dy)
-            return dy
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
+            # Every layer but the first hands its input gradient to the layer before it;
+            # only the first one's dx leaves the model, so only it may skip the product.
+            for i in range(len(backwards) - 1, 0, -1):
+                dy = run_backward(backwards[i], dy, input_grad=True, owner=layers[i])
+            if not backwards:
+                return dy
+            return run_backward(backwards[0], dy, input_grad=input_grad, owner=layers[0])
 
         return x, backward
 

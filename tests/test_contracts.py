@@ -59,7 +59,7 @@ class _BiasGradTwice(nb.Layer):
         self.check_input(x, ndim=2, features=self.n, dtype=self.W.dtype)
         W = self.W.value
 
-        def backward(dy):  # type: ignore[no-untyped-def]
+        def backward(dy, *, input_grad=True):  # type: ignore[no-untyped-def]
             self.W.accumulate(x.T @ dy)
             self.b.accumulate(2 * dy.sum(axis=0))
             return dy @ W.T
@@ -77,7 +77,7 @@ class _Float64Leak(nb.Layer):
         self.check_input(x)
         scale = np.full(x.shape[-1], 2.0)  # float64 whatever x is
 
-        def backward(dy):  # type: ignore[no-untyped-def]
+        def backward(dy, *, input_grad=True):  # type: ignore[no-untyped-def]
             if dy.shape != x.shape:
                 raise nb.errors.ShapeError(f"expected gradient shape {x.shape}, got {dy.shape}")
             return dy * scale

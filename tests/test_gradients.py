@@ -89,7 +89,7 @@ class _SlightlyWrongDense(nb.Layer):
     def forward(self, x, *, train, rng=None):  # type: ignore[no-untyped-def]
         W = self.W.value
 
-        def backward(dy):  # type: ignore[no-untyped-def]
+        def backward(dy, *, input_grad=True):  # type: ignore[no-untyped-def]
             self.W.accumulate(self.factor * (x.T @ dy))
             return dy @ W.T
 

@@ -110,14 +110,6 @@ def test_two_forwards_before_backward_do_not_interfere() -> None:
     back_b(dy)  # and the second still works
 
 
-def test_first_layer_skips_the_input_gradient_when_told() -> None:
-    model = _mlp()
-    model.needs_input_grad = False
-    _, backward = model.forward(np.ones((2, 3), np.float32), train=True)
-    assert backward(np.ones((2, 2), np.float32)) is None
-    assert np.any(model[0].W.grad != 0)  # parameter gradients are still computed
-
-
 def test_config_round_trip_through_json() -> None:
     model = _mlp()
     spec = nb.to_spec(model)
@@ -228,21 +220,6 @@ def test_sigmoid_is_finite_and_silent_at_extremes() -> None:
 def test_mse_shape_mismatch_suggests_reshape() -> None:
     with pytest.raises(ShapeError, match=r"y\.reshape\(-1, 1\)"):
         nb.losses.MSE().forward(np.ones((4, 1)), np.ones(4))
-
-
-def test_a_model_used_as_a_later_block_still_passes_gradients_back() -> None:
-    encoder = nb.Sequential(nb.layers.Dense(3, 3, dtype="float64", rng=0), nb.layers.Tanh())
-    encoder.needs_input_grad = False  # as a Trainer leaves a model it trained
-    model = nb.Sequential(nb.layers.Dense(3, 3, dtype="float64", rng=1), encoder)
-    from neuroback.testing import check_layer_gradients
-
-    report = check_layer_gradients(model, np.random.default_rng(0).normal(size=(4, 3)))
-    assert "input" in report.errors and "0.W" in report.errors
-    assert encoder.needs_input_grad is True  # its input is the first layer's output
-    encoder.needs_input_grad = False
-    report = check_layer_gradients(encoder, np.random.default_rng(0).normal(size=(4, 3)))
-    assert "input" in report.errors  # the checker always checks the input gradient
-    assert encoder.needs_input_grad is False  # and gives the flag back
 
 
 def test_unknown_state_name_lists_what_exists() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from ..backend import get_backend, use_backend
 from ..callback import Callback
 from ..errors import BackendMismatchError, ShapeError
-from ..layer import Layer
+from ..layer import Layer, Observer
 from ..loss import Loss
 from ..optimizer import Optimizer
 from ..plugin_system import KINDS
@@ -111,6 +111,57 @@ def check_layer(layer: Layer, x: Any, *, rtol: float = 1e-5, seed: int = 0) -> N
                 layer, "two forwards before a backward do not interfere", f"gradient of {name}"
             )
     back_second(dy)
+    restore()
+
+    # 2b. the input-gradient request is per call
+    _, back_nodx = layer.forward(xb, train=True, rng=gen(seed))
+    try:
+        dx_skipped = back_nodx(dy, input_grad=False)
+    except TypeError as exc:
+        raise _fail(
+            layer,
+            "backward accepts input_grad=False",
+            f"{exc}. Define it as def backward(dy, *, input_grad=True).",
+        ) from exc
+    grads_nodx = {k: backend.to_host(p.grad) for k, p in layer.named_parameters().items()}
+    if dx_skipped is not None and not np.allclose(
+        backend.to_host(dx_skipped), backend.to_host(dx_alone), rtol=1e-12
+    ):
+        raise _fail(layer, "input_grad=False returns None or the same dx", "dx differs")
+    for name, g in grads_nodx.items():
+        if not np.allclose(g, grads_alone[name], rtol=1e-12, atol=1e-300):
+            raise _fail(
+                layer, "input_grad=False leaves the parameter gradients alone", f"{name} differs"
+            )
+    restore()
+    _, back_again = layer.forward(xb, train=True, rng=gen(seed))
+    dx_again = back_again(dy)  # a skipped dx must not stick to the layer
+    if dx_again is None or not np.allclose(
+        backend.to_host(dx_again), backend.to_host(dx_alone), rtol=1e-12
+    ):
+        raise _fail(layer, "a call with input_grad=False does not affect the next call", "dx")
+    restore()
+
+    # 2c. a container reports each child's output to an observer passed down the call
+    if layer.children():
+        seen: list[str] = []
+        try:
+            layer.forward(
+                xb, train=False, observer=Observer(lambda name, child, y: seen.append(name))
+            )
+        except TypeError as exc:
+            raise _fail(
+                layer,
+                "a container accepts observer= in forward",
+                f"{exc}. Accept observer=None and run children with neuroback.forward_child.",
+            ) from exc
+        missing = [n for n in layer.children() if n not in seen]
+        if missing:
+            raise _fail(
+                layer,
+                "a container reports every child to the observer (neuroback.forward_child)",
+                f"children {missing} were not reported; reported {seen}",
+            )
     restore()
 
     # 3. float32 stays float32

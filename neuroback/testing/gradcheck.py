@@ -156,29 +156,31 @@ def check_layer_gradients(
         y, _ = run(inp)
         return float(backend.to_host(xp.sum(y * r)))
 
-    wanted_dx = layer.needs_input_grad
-    layer.needs_input_grad = True  # the input gradient is part of what is checked
     try:
         for p in params.values():
             p.zero_grad()
         _, backward = run(x)
-        dx = backward(r)
+        dx = backward(r)  # input_grad=True: the input gradient is part of what is checked
         errors: dict[str, float] = {}
-        if dx is not None:
-            dx_host = backend.to_host(dx)
-
-            def numeric_input(v: np.ndarray) -> float:
-                step = backend.asarray(eps * v)
-                return (probe(x + step) - probe(x - step)) / (2 * eps)
-
-            errors["input"] = _compare(
-                "the input",
-                dx_host,
-                numeric_input,
-                _probe_directions(tuple(x.shape), mode, n_directions, rng),
-                rtol,
-                atol,
+        if dx is None:
+            raise GradientCheckError(
+                f"{layer!r}: backward(dy) returned None; with input_grad=True (the default) "
+                f"it must return the input gradient dL/dx."
             )
+        dx_host = backend.to_host(dx)
+
+        def numeric_input(v: np.ndarray) -> float:
+            step = backend.asarray(eps * v)
+            return (probe(x + step) - probe(x - step)) / (2 * eps)
+
+        errors["input"] = _compare(
+            "the input",
+            dx_host,
+            numeric_input,
+            _probe_directions(tuple(x.shape), mode, n_directions, rng),
+            rtol,
+            atol,
+        )
         grads = {k: backend.to_host(p.grad).copy() for k, p in params.items()}
         for name, p in params.items():
             original = saved_values[name]
@@ -201,7 +203,6 @@ def check_layer_gradients(
             )
         return GradientReport(errors)
     finally:
-        layer.needs_input_grad = wanted_dx
         for name, p in params.items():
             p.assign(saved_values[name])
             p.grad[...] = backend.asarray(saved_grads[name])

@@ -4,7 +4,7 @@ One training step (:meth:`Trainer.train_step`) is the whole of the hot path::
 
     pred, backward = model.forward(xb, train=True, rng=trainer_rng)
     loss, dpred    = loss_fn.forward(pred, yb)
-    backward(dpred)                      # Parameter.grad filled
+    backward(dpred, input_grad=False)    # Parameter.grad filled (no dL/dx needed)
     callbacks.on_after_backward()        # gradients are readable here
     callbacks.on_before_optimizer_step()
     optimizer.step()                     # transforms, then the update rule
@@ -131,9 +131,6 @@ class Trainer:
         model.to(target)  # move first, then bind: optimizer state lives with the parameters
         self.loss.to(target)
         self._bind_optimizer(model, target)
-        # Nobody reads the gradient of the data, so the first layer skips that product.
-        # (Set model.needs_input_grad = True to get it back from a manual backward.)
-        model.needs_input_grad = False
 
         data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
         self.data_rng = np.random.default_rng(data_seed)
@@ -183,7 +180,7 @@ class Trainer:
         k = self.accumulate_steps
         if k > 1:
             dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
-        backward(dpred)
+        backward(dpred, input_grad=False)  # nobody reads the data's gradient
         self.batch_step += 1
         for cb in self.callbacks:
             cb.on_after_backward(self)

@@ -48,7 +48,7 @@ class ReLU(Layer):
         xp = self.backend.xp
         y = xp.maximum(x, 0)
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return dy * (y > 0)
 
@@ -89,7 +89,7 @@ class Sigmoid(Layer):
         y = xp.where(x >= 0, 1.0, e)
         y /= 1 + e
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return dy * (y * (1 - y))
 
@@ -128,7 +128,7 @@ class LeakyReLU(Layer):
         positive = x > 0
         y = xp.where(positive, x, self.negative_slope * x)
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return xp.where(positive, dy, self.negative_slope * dy)
 
@@ -160,7 +160,7 @@ class Tanh(Layer):
         self.check_input(x)
         y = self.backend.xp.tanh(x)
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return dy * (1 - y * y)
 
@@ -201,7 +201,7 @@ class Softmax(Layer):
         y = xp.exp(shifted, out=shifted)
         y /= y.sum(axis=-1, keepdims=True)
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 

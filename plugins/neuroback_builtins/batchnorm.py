@@ -115,9 +115,8 @@ class BatchNorm(Layer):
             inv_std = 1.0 / xp.sqrt(self.state("running_var") + self.eps)
             x_hat = (x - self.state("running_mean")) * inv_std
         y = x_hat * gamma.value + beta.value if gamma is not None and beta is not None else x_hat
-        need_dx = self.needs_input_grad
 
-        def backward(dy: Array) -> Array | None:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
             self.check_gradient(dy, y)
             sum_dy = dy.sum(axis=0)
             sum_dy_xhat = (dy * x_hat).sum(axis=0)
@@ -127,7 +126,7 @@ class BatchNorm(Layer):
                 scale = gamma.value * inv_std
             else:
                 scale = inv_std
-            if not need_dx:
+            if not input_grad:
                 return None
             if not train:
                 return dy * scale

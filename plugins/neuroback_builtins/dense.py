@@ -102,14 +102,13 @@ class Dense(Layer):
         y = x @ W
         if b is not None:
             y += b.value
-        need_dx = self.needs_input_grad
 
-        def backward(dy: Array) -> Array | None:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
             self.check_gradient(dy, y)
             self.W.accumulate_matmul(x.T, dy)
             if b is not None:
                 b.accumulate_sum(dy, axis=0)
-            return dy @ W.T if need_dx else None
+            return dy @ W.T if input_grad else None
 
         return y, backward
 

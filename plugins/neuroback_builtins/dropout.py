@@ -49,7 +49,8 @@ class Dropout(Layer):
         self.check_input(x)
         if not train or self.p == 0.0:
 
-            def identity(dy: Array) -> Array:
+            def identity(dy: Array, *, input_grad: bool = True) -> Array:
+                self.check_gradient(dy, x)
                 return dy
 
             return x, identity
@@ -66,7 +67,7 @@ class Dropout(Layer):
         y = x * mask
         y *= scale
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             dx = dy * mask
             dx *= scale

@@ -39,7 +39,7 @@ class Flatten(Layer):
         shape = x.shape
         y = x.reshape(shape[0], -1)
 
-        def backward(dy: Array) -> Array:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
             return dy.reshape(shape)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from neuroback import Array, BackendLike, Backward, Layer
 from neuroback.errors import ShapeError
+from neuroback.layer import Observer, forward_child, run_backward
 
 __all__ = ["Residual"]
 
@@ -55,22 +56,26 @@ class Residual(Layer):
     def children(self) -> Mapping[str, Layer]:
         return {"block": self.block}
 
-    def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+    def forward(
+        self, x: Array, *, train: bool, rng: Any = None, observer: Observer | None = None
+    ) -> tuple[Array, Backward]:
         self.check_input(x)
-        need_dx = self.needs_input_grad
-        self.block.needs_input_grad = need_dx
-        fx, block_backward = self.block.forward(x, train=train, rng=rng)
+        block = self.block
+        fx, block_backward = forward_child(
+            block, x, name="block", train=train, rng=rng, observer=observer
+        )
         if fx.shape != x.shape:
             raise ShapeError(
-                f"Residual needs its block to keep the shape, but {self.block!r} maps "
+                f"Residual needs its block to keep the shape, but {block!r} maps "
                 f"{tuple(x.shape)} to {tuple(fx.shape)}. Make the block's output size equal its "
                 f"input size (e.g. Dense(n, n)), or add a projection outside the Residual."
             )
         y = fx + x
 
-        def backward(dy: Array) -> Array | None:
-            d_block = block_backward(dy)
-            if not need_dx:
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
+            self.check_gradient(dy, y)
+            d_block = run_backward(block_backward, dy, input_grad=input_grad, owner=block)
+            if not input_grad:
                 return None
             return dy + d_block
 

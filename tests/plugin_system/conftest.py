@@ -86,7 +86,7 @@ class Swish(Layer):
     def forward(self, x, *, train, rng=None):
         s = 1.0 / (1.0 + np.exp(-self.beta * x))
 
-        def backward(dy):
+        def backward(dy, *, input_grad=True):
             return dy * (s + self.beta * x * s * (1.0 - s))
 
         return x * s, backward

@@ -10,8 +10,9 @@ parameters (keyed by its dotted name, e.g. ``"3"`` or ``"2.block.0"``):
 - ``update_ratio`` :math:`\|\Delta W\| / \|W\|` of the update actually applied
   (healthy training is typically around :math:`10^{-3}`);
 
-and for each activation layer (inside ``Sequential`` and ``Residual`` containers), on
-the same batch in inference mode:
+and for each activation layer (inside any container: the model reports every sub-layer's
+output to an :class:`~neuroback.Observer` passed down its ``forward``), on the same batch
+in inference mode:
 
 - ReLU / LeakyReLU: ``dead_fraction``, the share of units that output zero (or
   the negative slope) for *every* sample of the batch;
@@ -45,7 +46,8 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Callback, Layer, Sequential, checks
+from neuroback import Callback, Layer, checks
+from neuroback.layer import Observer
 
 __all__ = ["GradientFlowMonitor", "GradientFlowWarning"]
 
@@ -166,20 +168,14 @@ class GradientFlowMonitor(Callback):
         self._before = None
 
     def _activation_stats(self, model: Layer, x: Any) -> dict[str, dict[str, float]]:
+        """Dead and saturated units of every activation, found inside any container: the
+        model reports each sub-layer's output to an :class:`~neuroback.Observer`."""
         from ..activations import LeakyReLU, ReLU, Sigmoid, Tanh
-        from ..residual import Residual
 
         backend = model.backend
         stats: dict[str, dict[str, float]] = {}
 
-        def run(layer: Layer, inp: Any, name: str) -> Any:
-            if isinstance(layer, Sequential):
-                for child_name, child in layer.children().items():
-                    inp = run(child, inp, f"{name}.{child_name}" if name else child_name)
-                return inp
-            if isinstance(layer, Residual):  # y = x + f(x): look inside f too
-                return inp + run(layer.block, inp, f"{name}.block" if name else "block")
-            out = layer(inp)
+        def measure(name: str, layer: Layer, out: Any) -> None:
             if isinstance(layer, ReLU | LeakyReLU):
                 active = backend.to_host((out > 0).any(axis=0))
                 stats[name] = {"dead_fraction": float(1.0 - np.mean(active))}
@@ -192,9 +188,11 @@ class GradientFlowMonitor(Callback):
                 stats[name] = {
                     "saturated_fraction": float(np.mean(np.abs(host) > 1 - self.saturation))
                 }
-            return out
 
-        run(model, x, "")
+        if model.children():
+            model.forward(x, train=False, observer=Observer(measure))
+        else:
+            measure("", model, model(x))
         return stats
 
     def _flag(self, rows: list[dict[str, Any]]) -> None:
