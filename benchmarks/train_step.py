@@ -95,6 +95,9 @@ def trainer_step_fn(sizes: list[int], seed: int) -> Callable:
     """``Trainer.train_step``: the public hot path that ``fit`` runs for every batch."""
     model, loss_fn, opt = build_neuroback(sizes, seed)
     trainer = nb.Trainer(model, loss_fn, opt, seed=seed)
+    # fit() installs its Ctrl-C deferral once per run, not per step; do the same here
+    # (the handler stays for the rest of this benchmark process).
+    trainer.interrupt_guard().__enter__()
 
     def step(x: np.ndarray, y: np.ndarray) -> Any:
         return trainer.train_step(x, y).loss

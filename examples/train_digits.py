@@ -39,7 +39,7 @@ def main(
     )
     callbacks: list[nb.Callback] = [
         nb.callbacks.EarlyStopping("val_loss", patience=8),
-        nb.callbacks.LearningRateScheduler({"name": "Cosine", "config": {"total": epochs}}),
+        nb.callbacks.LearningRateScheduler({"type": "Cosine", "config": {"total": epochs}}),
     ]
     if progress:
         callbacks.insert(0, nb.callbacks.ProgressBar())

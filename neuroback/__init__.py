@@ -23,7 +23,6 @@ from . import (
     metrics,
     optimizers,
     schedules,
-    switches,
     transforms,
 )
 from .backend import (
@@ -91,6 +90,7 @@ __all__ = [
     "register",
     "register_backend",
     "run_backward",
+    "schedules",
     "seed",
     "to_spec",
     "transforms",

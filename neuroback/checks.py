@@ -100,7 +100,20 @@ def non_negative_int(value: Any, what: str) -> int:
 
 
 def float_dtype(value: Any) -> np.dtype[Any]:
-    """A floating NumPy dtype from a name or dtype (``"float32"``, ``np.float64``)."""
+    """A floating NumPy dtype for parameters, from a name or dtype (``"float32"``,
+    ``np.float64``).
+
+    float16 is refused: its smallest normal number is about 6e-5 and Adam's
+    ``eps=1e-8`` rounds to 0 in it, so plain float16 training turns to NaN.
+    Mixed precision (float16 compute, float32 master weights) is later work.
+
+    >>> float_dtype("float16")
+    Traceback (most recent call last):
+        ...
+    ValueError: float16 parameters are not supported yet: float16 cannot hold small values
+    such as Adam's eps=1e-8 (it rounds to 0), so training turns to NaN. Use dtype='float32'
+    (or 'float64'); mixed precision is planned.
+    """
     try:
         dtype = np.dtype(value)
     except TypeError:
@@ -108,6 +121,12 @@ def float_dtype(value: Any) -> np.dtype[Any]:
     if dtype is None or dtype.kind != "f":
         raise ValueError(
             f"dtype must be a floating-point type such as 'float32' or 'float64', got {value!r}."
+        )
+    if dtype.itemsize < 4:
+        raise ValueError(
+            f"{dtype.name} parameters are not supported yet: {dtype.name} cannot hold small "
+            "values such as Adam's eps=1e-8 (it rounds to 0), so training turns to NaN. Use "
+            "dtype='float32' (or 'float64'); mixed precision is planned."
         )
     return dtype
 

@@ -24,14 +24,15 @@ from __future__ import annotations
 import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from . import checks
 from .backend import Array, Backend
-from .errors import NotBoundError, ShapeError
+from .errors import NotBoundError
 from .layer import Layer
+from .optimizer_state import stage_state
 from .parameter import Parameter
 from .transform import GradientTransform, chain
 from .tree import is_array as _is_array
@@ -57,6 +58,11 @@ class Optimizer(ABC):
     :meth:`update` (the rule, in place).
     """
 
+    #: Slots that :meth:`update` creates on its own after :meth:`bind` (SGD's
+    #: ``velocity``, made at the first step), each shaped like its parameter. A saved
+    #: state may hold them or not; its other slots must be those :meth:`init_slots` made.
+    lazy_slots: ClassVar[frozenset[str]] = frozenset()
+
     def __init__(
         self,
         *,
@@ -74,7 +80,9 @@ class Optimizer(ABC):
         self._param_steps: dict[str, int] = {}  # updates each parameter has received
         self._transform_state: Any = None
         self._backend: Backend | None = None
-        #: Number of updates applied since :meth:`bind`.
+        self._model: Layer | None = None
+        self._skipped: Any = 0  # a host int, or a 0-d device count read only when asked
+        #: Number of updates applied (or skipped as non-finite) since :meth:`bind`.
         self.step_count: int = 0
 
     # -- what a subclass writes ----------------------------------------------
@@ -172,7 +180,11 @@ class Optimizer(ABC):
         self._backend = next(iter(params.values())).backend
         self._slots = {name: self.init_slots(p) for name, p in params.items()}
         self._param_steps = dict.fromkeys(params, 0)
-        self._transform_state = self._chain.init({n: p.value for n, p in params.items()})
+        self._transform_state = self._chain.init(
+            {n: p.value for n, p in params.items()}, backend=self._backend
+        )
+        self._model = model if isinstance(model, Layer) else None
+        self._skipped = 0
         self.step_count = 0
         return self
 
@@ -252,6 +264,23 @@ class Optimizer(ABC):
         return bool(self._params)
 
     @property
+    def bound_model(self) -> Layer | None:
+        """The model of the last :meth:`bind` (``None`` if unbound or bound to a mapping)."""
+        return self._model
+
+    @property
+    def skipped_steps_raw(self) -> Any:
+        """:attr:`skipped_steps` as kept: a host int, or a 0-d device array (not read)."""
+        return self._skipped
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps skipped because a gradient was NaN or infinite (on a GPU: a device read)."""
+        if isinstance(self._skipped, int):
+            return self._skipped
+        return int(self._require_bound("skipped_steps").to_host(self._skipped))
+
+    @property
     def params(self) -> dict[str, Parameter]:
         """The bound parameters by dotted name."""
         return dict(self._params)
@@ -264,14 +293,39 @@ class Optimizer(ABC):
             )
         return self._backend
 
-    def step(self) -> None:
-        """Transform the gradients, then update every trainable parameter in place."""
-        self._require_bound("step")
+    def step(self, *, skip_nonfinite: bool = True) -> None:
+        """Transform the gradients, then update every trainable parameter in place.
+
+        With ``skip_nonfinite`` (the default), a step whose gradients hold a NaN or an
+        infinity changes nothing: values, slots and transform state stay as they were.
+        It still counts as a step (:attr:`step_count` and the per-parameter counts
+        advance) and is counted in :attr:`skipped_steps`. Where host reads are free
+        (NumPy) the check is read on the host; on a device the update is computed and
+        then undone on the device where the check failed, so Python never waits for it.
+        """
+        backend = self._require_bound("step")
         active = {n: p for n, p in self._params.items() if p.trainable}
         grads = {n: p.grad for n, p in active.items()}
+        if not skip_nonfinite:
+            self._apply(active, grads, backend)
+            return
+        ok = backend.all_finite(grads.values())
+        if backend.host_reads_are_free:
+            if bool(ok):
+                self._apply(active, grads, backend)
+            else:
+                self._skip(active)
+            return
+        self._apply_on_device_if(ok, active, grads, backend)
+
+    def _apply(
+        self, active: Mapping[str, Parameter], grads: dict[str, Array], backend: Backend
+    ) -> None:
         if self.transforms:
             values = {n: p.value for n, p in active.items()}
-            grads, self._transform_state = self._chain.update(grads, self._transform_state, values)
+            grads, self._transform_state = self._chain.update(
+                grads, self._transform_state, values, backend=backend
+            )
         self.step_count += 1
         per_group = self._group_hyperparameters()
         group_of = self._group_of
@@ -285,6 +339,45 @@ class Optimizer(ABC):
                 step=param_steps[name],
                 hp=per_group[group_of[name]],
             )
+
+    def _skip(self, active: Mapping[str, Parameter]) -> None:
+        self.step_count += 1
+        for name in active:
+            self._param_steps[name] += 1
+        self._skipped += 1
+
+    def _apply_on_device_if(
+        self, ok: Array, active: Mapping[str, Parameter], grads: dict[str, Array], backend: Backend
+    ) -> None:
+        """Update, then put back on the device what a non-finite step changed.
+
+        Values, slots and the transform state's arrays are copied first (a transform may
+        change its state in place); where ``ok`` is false the copies are written back. A
+        slot created by this step (SGD's velocity) is left at zero then. Non-array
+        transform state cannot be selected on the device and takes the new value.
+        """
+        xp = backend.xp
+        values = {n: p.value.copy() for n, p in active.items()}
+        slots = {n: {k: v.copy() for k, v in self._slots[n].items()} for n in active}
+        old_leaves = [
+            leaf.copy() if _is_array(leaf) else leaf for leaf in _leaves(self._transform_state)
+        ]
+        self._apply(active, grads, backend)
+        bad = ~ok
+        for name, param in active.items():
+            xp.copyto(param.value, values[name], where=bad)
+            saved = slots[name]
+            for key, slot in self._slots[name].items():
+                xp.copyto(slot, saved[key] if key in saved else xp.zeros_like(slot), where=bad)
+        new_leaves = _leaves(self._transform_state)
+        if len(new_leaves) == len(old_leaves):
+            merged = [
+                xp.where(ok, new, old) if _is_array(new) and _is_array(old) else new
+                for new, old in zip(new_leaves, old_leaves, strict=True)
+            ]
+            self._transform_state = _replace_leaves(self._transform_state, iter(merged))
+        count = xp.asarray(self._skipped) if isinstance(self._skipped, int) else self._skipped
+        self._skipped = count + bad.astype(np.int64)
 
     def zero_grad(self) -> None:
         """Clear the gradients of every bound parameter."""
@@ -314,96 +407,31 @@ class Optimizer(ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output into the bound optimizer.
 
-        Everything is validated first (optimizer type, hyperparameter names, parameter
-        names, slot shapes, transform state), so a mismatch changes nothing.
+        Every entry is validated first (:func:`neuroback.optimizer_state.stage_state`:
+        type, hyperparameters, parameter names, step counts, slot names, shapes and
+        finiteness, transform state), so a state that is refused changes nothing. Raises
+        ``ValueError`` naming the key, what was expected and what was found.
         """
         backend = self._require_bound("load_state_dict")
-        name = type(self).__name__
-        missing_keys = [k for k in ("hyperparameters", "step_count", "slots") if k not in state]
-        if missing_keys:
-            raise ValueError(
-                f"Not an optimizer state: {missing_keys} missing (expected the output of "
-                f"{name}.state_dict())."
-            )
-        saved_type = state.get("type", name)
-        if saved_type != name:
-            raise ValueError(
-                f"This state was saved from a {saved_type} optimizer; it cannot be loaded into "
-                f"{name}. Build a {saved_type} to resume it."
-            )
-        unknown = sorted(set(state["hyperparameters"]) - set(self.hyperparameters()))
-        if unknown:
-            raise ValueError(
-                f"The saved hyperparameters {unknown} are not hyperparameters of {name} "
-                f"({sorted(self.hyperparameters())})."
-            )
-        slots = state["slots"]
-        if set(slots) != set(self._slots):
-            missing = sorted(set(self._slots) - set(slots))
-            extra = sorted(set(slots) - set(self._slots))
-            raise ValueError(
-                f"Optimizer state does not match the bound parameters: missing {missing}, "
-                f"unexpected {extra}. Was it saved from a different model?"
-            )
-        try:  # the constructor's own checks, without touching this optimizer
-            probe = type(self).from_config({**self.hyperparameters(), **state["hyperparameters"]})
-            hyperparameters = {k: probe.hyperparameters()[k] for k in state["hyperparameters"]}
-            step_count = int(state["step_count"])
-            saved_steps = state.get("param_steps")
-            if saved_steps is None:  # older states: every parameter had every step
-                param_steps = dict.fromkeys(self._params, step_count)
-            else:
-                extra_steps = sorted(set(saved_steps) - set(self._params))
-                if extra_steps:
-                    raise ValueError(f"param_steps names unknown parameters {extra_steps}")
-                param_steps = {n: int(saved_steps.get(n, step_count)) for n in self._params}
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"The saved {name} state is invalid: {exc}") from exc
-        new_slots: dict[str, dict[str, Array]] = {}
-        for pname, saved in slots.items():
-            param = self._params[pname]
-            current = self._slots[pname]
-            staged: dict[str, Array] = {}
-            for key, arr in saved.items():
-                host = np.asarray(arr, dtype=param.dtype)
-                target = current.get(key)
-                expected = tuple(target.shape) if target is not None else None
-                if expected is not None and tuple(host.shape) != expected:
-                    raise ShapeError(
-                        f"Optimizer slot {pname}.{key} has shape {expected}, the saved one "
-                        f"{tuple(host.shape)}. Was it saved from a different model?"
-                    )
-                staged[key] = host
-            new_slots[pname] = staged
-        saved_leaves = list(state.get("transform_state", []))
-        current_leaves = _leaves(self._transform_state)
-        if len(saved_leaves) != len(current_leaves):
-            raise ValueError(
-                f"The saved transform state has {len(saved_leaves)} entries but this optimizer's "
-                f"transforms {list(self.transforms)} hold {len(current_leaves)}. Resume with the "
-                f"same transforms, in the same order."
-            )
-        restored_leaves = [
-            backend.asarray(np.asarray(saved, dtype=cur.dtype).reshape(cur.shape))
-            if _is_array(cur)
-            else saved
-            for cur, saved in zip(current_leaves, saved_leaves, strict=True)
-        ]
+        staged = stage_state(self, state, current_slots=self._slots)
         # everything checked: apply
-        for pname, staged in new_slots.items():
+        for pname, saved in staged.slots.items():
             current = self._slots[pname]
-            for key, host in staged.items():
+            for key, host in saved.items():
                 if key in current:
                     current[key][...] = backend.asarray(host)
-                else:  # a slot created lazily (e.g. SGD's velocity after its first step)
-                    current[key] = backend.asarray(host.copy())
-            for key in set(current) - set(staged):
-                del current[key]
-        for key, value in hyperparameters.items():
+                else:  # a lazily created slot (SGD's velocity after its first step)
+                    current[key] = backend.asarray(host)
+            for key in set(current) - set(saved):
+                del current[key]  # a lazy slot the saved state does not have yet
+        for key, value in staged.hyperparameters.items():
             setattr(self, key, value)
-        self.step_count = step_count
-        self._param_steps = param_steps
-        self._transform_state = _replace_leaves(self._transform_state, iter(restored_leaves))
+        self.step_count = staged.step_count
+        self._param_steps = dict(staged.param_steps)
+        restored = [
+            backend.asarray(v) if isinstance(v, np.ndarray) else v for v in staged.transform_leaves
+        ]
+        self._transform_state = _replace_leaves(self._transform_state, iter(restored))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import pytest
 
-REQUIRE_ORACLE = os.environ.get("NEUROBACK_REQUIRE_ORACLE", "").strip().lower() in {
-    "1",
-    "true",
-    "yes",
-}
+from neuroback.switches import env_flag
+
+#: CI sets NEUROBACK_REQUIRE_ORACLE=1; a value that is neither on nor off is an error here.
+REQUIRE_ORACLE = env_flag("NEUROBACK_REQUIRE_ORACLE")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,9 @@ overridden by a subclass only where it can do better (the shape of thinc's
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
@@ -34,6 +36,9 @@ class Backend(ABC):
     name: str
     #: The array module: ``numpy`` or ``cupy``.
     xp: ModuleType
+    #: Whether reading a value on the host is free (the CPU). Where it is not (a GPU),
+    #: checks inside a step stay on the device and are read at the next log.
+    host_reads_are_free: bool = False
 
     # -- arrays and transfers ------------------------------------------------
     @property
@@ -73,6 +78,33 @@ class Backend(ABC):
 
     def synchronize(self) -> None:  # noqa: B027 - deliberately a no-op on the CPU
         """Wait until queued device work has finished (a no-op on the CPU)."""
+
+    def all_finite(self, arrays: Iterable[Array]) -> Array:
+        r"""A 0-d boolean array: whether every element of every array is finite.
+
+        One reduction per array, :math:`s = \sum_a a \cdot a` (a dot product: the fastest
+        full pass). Squares are never negative, so no two terms cancel: :math:`s` is finite
+        exactly when every element is, unless finite values overflow the dtype. On the
+        host that rare case is settled by the exact test :math:`\mathrm{isfinite}(a)`; on a
+        device an overflowing gradient counts as non-finite (its update would overflow
+        too).
+        """
+        arrays = list(arrays)
+        xp = self.xp
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.host_reads_are_free:
+                total = 0.0
+                for a in arrays:
+                    flat = a.reshape(-1)
+                    total += float(xp.dot(flat, flat))
+                if math.isfinite(total) or all(bool(xp.isfinite(a).all()) for a in arrays):
+                    return xp.asarray(True)
+                return xp.asarray(False)
+            ok = xp.ones((), dtype=bool)
+            for a in arrays:
+                flat = a.reshape(-1)
+                ok &= xp.isfinite(xp.dot(flat, flat))
+        return ok
 
     # -- fused kernels (override for speed; semantics are fixed here) --------
     def sgd_update(

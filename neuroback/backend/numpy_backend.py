@@ -15,6 +15,7 @@ class NumpyBackend(Backend):
     """Arrays are ``numpy.ndarray``; host transfers are free."""
 
     name = "numpy"
+    host_reads_are_free = True
     xp = np
 
     @property

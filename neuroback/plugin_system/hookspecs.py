@@ -60,4 +60,10 @@ def neuroback_register_callbacks(register: Register) -> None:
 
 @hookspec
 def neuroback_register_metrics(register: Register) -> None:
-    """Register metrics: callables ``metric(pred, target) -> 0-d array``."""
+    """Register metrics: functions (or callable instances, never classes)
+    ``metric(pred, target) -> 0-d array``."""
+
+
+@hookspec
+def neuroback_register_schedules(register: Register) -> None:
+    """Register :class:`~neuroback.Schedule` subclasses (learning-rate factors ``s(t)``)."""

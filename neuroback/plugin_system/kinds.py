@@ -1,10 +1,18 @@
-"""The kinds of component a plugin can register, and what each must be."""
+"""The kinds of component a plugin can register, and what each must be.
+
+Every kind but one is a class hierarchy: a layer is a subclass of
+:class:`neuroback.Layer`, a schedule a subclass of :class:`neuroback.Schedule`, and so
+on. Metrics are the exception: a metric is a plain function (or a callable instance)
+``metric(pred, target) -> 0-d array``, never a class. :func:`kind_of` applies these
+rules to whatever :func:`neuroback.register` is given.
+"""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "Kind", "kind_of"]
+__all__ = ["KINDS", "Kind", "class_bases_text", "instance_kind", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -17,16 +25,15 @@ class Kind:
     singular: str
     #: The hook that registers this kind.
     hook: str
-    #: Dotted path of the required base class, or "" for any callable.
+    #: Dotted path of the required base class, or "" for metrics (non-class callables).
     base: str
 
     def base_class(self) -> type | None:
         if not self.base:
             return None
-        import importlib
-
         module, _, attr = self.base.rpartition(".")
-        return getattr(importlib.import_module(module), attr)
+        base: type = getattr(importlib.import_module(module), attr)
+        return base
 
 
 KINDS: dict[str, Kind] = {
@@ -50,20 +57,80 @@ KINDS: dict[str, Kind] = {
             "callbacks", "callback", "neuroback_register_callbacks", "neuroback.callback.Callback"
         ),
         Kind("metrics", "metric", "neuroback_register_metrics", ""),
+        Kind(
+            "schedules", "schedule", "neuroback_register_schedules", "neuroback.schedule.Schedule"
+        ),
     )
 }
 
 
-def kind_of(obj: object) -> Kind:
-    """The kind whose base class ``obj`` subclasses (metrics: any other callable)."""
+def _public_name(base: type) -> str:
+    return f"{base.__module__.split('.')[0]}.{base.__name__}"
+
+
+def class_bases_text() -> str:
+    """``neuroback.Layer (layers), neuroback.Loss (losses), ...``: for error messages."""
+    return ", ".join(
+        f"{_public_name(base)} ({kind.name})"
+        for kind in KINDS.values()
+        if (base := kind.base_class()) is not None
+    )
+
+
+def instance_kind(obj: object) -> Kind | None:
+    """The kind whose base class ``obj`` is an *instance* of (``None`` for classes and others)."""
     if isinstance(obj, type):
-        for kind in KINDS.values():
-            base = kind.base_class()
-            if base is not None and issubclass(obj, base):
-                return kind
+        return None
+    for kind in KINDS.values():
+        base = kind.base_class()
+        if base is not None and isinstance(obj, base):
+            return kind
+    return None
+
+
+def instance_message(obj: object, kind: Kind) -> str:
+    cls = type(obj).__name__
+    return (
+        f"{obj!r} is an instance of the {kind.singular} class {cls}, not a component: "
+        f"register the class itself (neuroback.register({cls})); instances are built from "
+        f"it by name or spec."
+    )
+
+
+def kind_of(obj: object) -> Kind:
+    """The kind ``obj`` belongs to, by its base class.
+
+    A class belongs to the kind whose base class it subclasses; a class that subclasses
+    none of them (or more than one) is a :class:`TypeError`. A callable that is not a
+    class (a function, a callable instance) is a metric, unless it is an instance of a
+    component class (a ``Dense(2, 3)`` is callable, but the class is what is registered).
+    Anything else is a :class:`TypeError`.
+    """
+    if isinstance(obj, type):
+        matches = [
+            kind
+            for kind in KINDS.values()
+            if (base := kind.base_class()) is not None and issubclass(obj, base)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise TypeError(
+                f"Cannot tell what kind of component the class {obj.__qualname__} is: it "
+                f"subclasses the bases of {', '.join(k.name for k in matches)}. Pass kind=... "
+                f"to say which, or (better) keep one base per class."
+            )
+        raise TypeError(
+            f"Cannot tell what kind of component the class {obj.__qualname__} is: a component "
+            f"class subclasses one of {class_bases_text()}. Metrics are plain functions "
+            f"metric(pred, target) -> 0-d array (or callable instances), never classes."
+        )
+    instance_of = instance_kind(obj)
+    if instance_of is not None:
+        raise TypeError(instance_message(obj, instance_of))
     if callable(obj):
         return KINDS["metrics"]
     raise TypeError(
-        f"Cannot tell what kind of component {obj!r} is: subclass neuroback.Layer, Loss, "
-        f"Optimizer, GradientTransform or Callback, or pass a metric function."
+        f"Cannot tell what kind of component {obj!r} is: register a class that subclasses one "
+        f"of {class_bases_text()}, or a metric function metric(pred, target) -> 0-d array."
     )

@@ -6,7 +6,7 @@ called in isolation, with a ``register`` bound to its distribution, so a
 broken plugin is skipped with a warning naming it (or raises, in strict mode)
 and every other plugin keeps working.
 
-Environment switches, read when the registry first loads:
+Environment switches, read when the registry first loads (on the first lookup):
 
 ``NEUROBACK_DISABLE_PLUGIN_AUTOLOAD=1``
     load no third-party plugin (neuroback's own built-ins still load).
@@ -14,6 +14,10 @@ Environment switches, read when the registry first loads:
     load only these third-party distributions.
 ``NEUROBACK_STRICT_PLUGINS=1``
     a plugin that fails to load is an error instead of a warning.
+
+The two on/off switches accept the values of :func:`neuroback.switches.env_flag`; any
+other value is a :class:`~neuroback.errors.ConfigError`, raised by the first lookup
+before anything is loaded (and by every lookup after it, until the value is fixed).
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 from ..errors import ConfigError, PluginError
+from ..switches import env_flag
 from . import hookspecs
-from .kinds import KINDS, Kind, kind_of
+from .kinds import KINDS, Kind, instance_kind, instance_message, kind_of
 from .registry import (
     RUNTIME_DISTRIBUTION,
     Component,
@@ -53,15 +59,26 @@ ENV_DISABLE = "NEUROBACK_DISABLE_PLUGIN_AUTOLOAD"
 ENV_ALLOW = "NEUROBACK_LOAD_PLUGINS"
 ENV_STRICT = "NEUROBACK_STRICT_PLUGINS"
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 class PluginLoadWarning(UserWarning):
     """A plugin was skipped because it failed to import or register."""
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in _TRUE
+@dataclass(frozen=True)
+class _Switches:
+    """The loading switches, read and validated before anything is loaded."""
+
+    disabled: bool
+    allow: frozenset[str] | None  # normalized distribution names, or None: no allow-list
+    strict: bool
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> _Switches:
+        disabled = env_flag(ENV_DISABLE, env=env)
+        strict = env_flag(ENV_STRICT, env=env)
+        allow_raw = env.get(ENV_ALLOW, "").strip()
+        allowed = {normalize(d.strip()) for d in allow_raw.split(",") if d.strip()}
+        return cls(disabled, frozenset(allowed) if allow_raw else None, strict)
 
 
 class PluginRegistry:
@@ -93,14 +110,18 @@ class PluginRegistry:
         """Scan the entry points once (called by every lookup).
 
         Other threads wait until the scan is complete. In strict mode a plugin that
-        failed makes every later lookup fail too, never a half-loaded registry.
+        failed makes every later lookup fail too, never a half-loaded registry. A switch
+        with an invalid value raises :class:`~neuroback.errors.ConfigError` before
+        anything is loaded; the registry stays unloaded (and empty), so every lookup
+        raises it again until the value is fixed.
         """
         if not self._loaded:
             with self._lock:
                 if not self._loaded and not self._loading:
+                    switches = _Switches.read(os.environ if self._env is None else self._env)
                     self._loading = True
                     try:
-                        self._load_entry_points()
+                        self._load_entry_points(switches)
                     except PluginError as exc:
                         self._load_error = str(exc)
                         raise
@@ -118,13 +139,8 @@ class PluginRegistry:
         if self._load_error is not None:
             raise PluginError(self._load_error)
 
-    def _load_entry_points(self) -> None:
-        env = os.environ if self._env is None else self._env
-        disabled = _flag(env, ENV_DISABLE)
-        allow_raw = env.get(ENV_ALLOW, "").strip()
-        allowed = [d.strip() for d in allow_raw.split(",")]
-        allow = {normalize(d) for d in allowed if d} if allow_raw else None
-        strict = _flag(env, ENV_STRICT)
+    def _load_entry_points(self, switches: _Switches) -> None:
+        disabled, allow, strict = switches.disabled, switches.allow, switches.strict
 
         seen: set[tuple[str, str]] = set()
         skipped: list[str] = []
@@ -238,7 +254,12 @@ class PluginRegistry:
 
     @staticmethod
     def _component(
-        obj: Any, kind: Kind, name: str | None, distribution: str, version: str
+        obj: Any,
+        kind: Kind,
+        name: str | None,
+        distribution: str,
+        version: str,
+        shadow: bool = False,
     ) -> Component:
         base = kind.base_class()
         if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
@@ -246,9 +267,16 @@ class PluginRegistry:
                 f"{distribution} registered {obj!r} as a {kind.singular}, but it is not a "
                 f"subclass of {base.__module__.split('.')[0]}.{base.__name__}."
             )
-        if base is None and not callable(obj):
+        if base is None and (instance_of := instance_kind(obj)) is not None:
             raise PluginError(
-                f"{distribution} registered {obj!r} as a metric; it must be callable."
+                f"{distribution} registered a metric that is not one: "
+                f"{instance_message(obj, instance_of)}"
+            )
+        if base is None and (isinstance(obj, type) or not callable(obj)):
+            what = "a class" if isinstance(obj, type) else "not callable"
+            raise PluginError(
+                f"{distribution} registered {obj!r} as a metric, but it is {what}: a metric is "
+                f"a plain function (or a callable instance) metric(pred, target) -> 0-d array."
             )
         plain = name if name is not None else getattr(obj, "__name__", None)
         if not isinstance(plain, str) or not plain or ":" in plain or plain != plain.strip():
@@ -256,7 +284,7 @@ class PluginRegistry:
                 f"{distribution} registered a {kind.singular} with an invalid name {plain!r}; "
                 f"names are non-empty strings without ':' or surrounding spaces."
             )
-        return Component(kind.name, plain, obj, distribution, version)
+        return Component(kind.name, plain, obj, distribution, version, shadow=shadow)
 
     # -- adding plugins and components at run time ----------------------------
     def load_plugin(self, plugin: Any, *, distribution: str, version: str = "0") -> PluginInfo:
@@ -274,17 +302,47 @@ class PluginRegistry:
             )
         return info
 
-    def register(self, component: Any, *, name: str | None = None, kind: str | None = None) -> Any:
+    def register(
+        self,
+        component: Any,
+        *,
+        name: str | None = None,
+        kind: str | None = None,
+        shadow: bool = False,
+    ) -> Any:
         """Register one component defined at run time (under distribution ``local``).
 
-        Re-registering the same name replaces the earlier one, so re-running a
-        notebook cell works.
+        The kind comes from the base class (:func:`~neuroback.plugin_system.kinds.kind_of`:
+        a class of no kind is an error; a function or callable instance is a metric)
+        unless ``kind`` says it. Re-registering the same local name replaces the earlier
+        one, so re-running a notebook cell works. A name that an installed plugin already
+        uses for this kind (``Dense`` while ``neuroback:Dense`` is installed) is refused
+        unless ``shadow=True``: then the plain name means the local component, and the
+        installed one stays reachable by its qualified name.
         """
         if kind is not None and kind not in KINDS:
             raise ConfigError(f"Unknown kind {kind!r}; expected one of {sorted(KINDS)}.")
+        if not isinstance(shadow, bool):
+            raise TypeError(f"register(shadow=...) takes True or False, got {shadow!r}.")
         info_kind = KINDS[kind] if kind is not None else kind_of(component)
-        comp = self._component(component, info_kind, name, RUNTIME_DISTRIBUTION, "0")
+        comp = self._component(component, info_kind, name, RUNTIME_DISTRIBUTION, "0", shadow)
+        self.ensure_loaded()  # the installed names must be known to refuse shadowing them
         with self._lock:
+            installed = [
+                c
+                for c in self._table.entries(comp.kind, comp.name)
+                if c.distribution != RUNTIME_DISTRIBUTION
+            ]
+            if installed and not shadow:
+                owners = " and ".join(repr(c.qualified_name) for c in installed)
+                raise PluginError(
+                    f"Cannot register the run-time {info_kind.singular} {comp.name!r}: the "
+                    f"installed {owners} already uses that name, and a second one would make "
+                    f"neuroback.{comp.kind}.{comp.name} ambiguous. Register it under another "
+                    f"name (neuroback.register(obj, name='My{comp.name}')), or pass "
+                    f"shadow=True to make the plain name {comp.name!r} mean yours (the "
+                    f"installed one stays reachable as {installed[0].qualified_name!r})."
+                )
             self._table.add(comp, replace=True)
             info = next((p for p in self._plugins if p.distribution == RUNTIME_DISTRIBUTION), None)
             if info is None:

@@ -4,7 +4,9 @@ A component is reachable by its plain name (``"Dense"``) and by its qualified
 name (``"neuroback:Dense"``, distribution then name), which always resolves and is
 what configuration files record. A plain name claimed by two distributions is
 ambiguous: looking it up raises an error naming both, while every other name
-keeps working.
+keeps working. The one exception is a run-time component registered with
+``neuroback.register(obj, shadow=True)``: it *shadows* the installed ones, so the
+plain name means it (the installed ones keep their qualified names).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Component:
     obj: Any
     distribution: str
     version: str
+    #: A run-time component registered with ``shadow=True``: its plain name wins over
+    #: installed components of the same name.
+    shadow: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -91,6 +96,10 @@ class ComponentTable:
         kinds = [kind] if kind else list(KINDS)
         return [c for k in kinds for entries in self._by_kind[k].values() for c in entries]
 
+    def entries(self, kind: str, name: str) -> list[Component]:
+        """Every component of ``kind`` registered under the plain ``name``."""
+        return list(self._by_kind[kind].get(name, []))
+
     def names(self, kind: str) -> list[str]:
         """Plain names of ``kind``, sorted (ambiguous ones included)."""
         return sorted(self._by_kind[kind])
@@ -111,6 +120,9 @@ class ComponentTable:
         if not entries:
             raise ComponentNotFoundError(self._not_found(info, name, qualified=False))
         if len(entries) > 1:
+            shadowing = [c for c in entries if c.shadow]
+            if len(shadowing) == 1:
+                return shadowing[0]
             owners = ", ".join(sorted(c.distribution for c in entries))
             options = " or ".join(repr(c.qualified_name) for c in entries)
             raise AmbiguousComponentError(

@@ -6,7 +6,8 @@ which rule broke and how.
 
 - :func:`check_layer_gradients`, :func:`check_loss_gradients`: finite differences (float64).
 - :func:`check_layer`, :func:`check_loss`, :func:`check_optimizer`,
-  :func:`check_transform`, :func:`check_callback`, :func:`check_metric`: the full
+  :func:`check_transform`, :func:`check_callback`, :func:`check_metric`,
+  :func:`check_schedule`: the full
   contract of each kind.
 - :func:`check_component`: the contract, run on a class's own ``example()``.
 
@@ -22,6 +23,7 @@ from .conformance import (
     check_loss,
     check_metric,
     check_optimizer,
+    check_schedule,
     check_transform,
 )
 from .gradcheck import (
@@ -43,5 +45,6 @@ __all__ = [
     "check_loss_gradients",
     "check_metric",
     "check_optimizer",
+    "check_schedule",
     "check_transform",
 ]

@@ -19,14 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import get_backend, use_backend
+from ..backend import BackendLike, get_backend, use_backend
 from ..callback import Callback
 from ..errors import BackendMismatchError, ShapeError
 from ..layer import Layer, Observer
 from ..loss import Loss
 from ..optimizer import Optimizer
 from ..plugin_system import KINDS
+from ..schedule import Schedule
 from ..transform import GradientTransform
+from ..tree import is_array as _is_array
+from ..tree import leaves as _leaves
 from ._contract_support import (
     ConformanceError,
     _copy_weights,
@@ -39,6 +42,7 @@ from ._contract_support import (
     _quadratic_steps,
     _with_dtype,
 )
+from ._schedule_checks import check_schedule
 from .gradcheck import check_layer_gradients, check_loss_gradients
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "check_loss",
     "check_metric",
     "check_optimizer",
+    "check_schedule",
     "check_transform",
 ]
 
@@ -311,21 +316,31 @@ def check_optimizer(optimizer: Optimizer, *, steps: int = 200, seed: int = 0) ->
 # -- gradient transforms -----------------------------------------------------------------
 
 
-def check_transform(transform: GradientTransform, *, seed: int = 0) -> None:
-    """Run the transform contract: shapes, dtypes and keys kept in float32 and float64,
-    state usable across updates; inside an optimizer it still lowers a quadratic and its
-    state survives ``state_dict()`` through JSON; config round trip."""
-    backend = get_backend()
+def check_transform(
+    transform: GradientTransform, *, seed: int = 0, backend: BackendLike = None
+) -> None:
+    """Run the transform contract on ``backend`` (default: the active one): shapes, dtypes
+    and keys kept in float32 and float64, state usable across updates, the state's
+    arrays on the backend it was given; inside an optimizer it still lowers a quadratic
+    and its state survives ``state_dict()`` through JSON; config round trip."""
+    backend = get_backend(backend)
     rng = np.random.default_rng(seed)
     for dtype in (np.float32, np.float64):
         shapes = {"a.W": (4, 3), "a.b": (3,), "c": (2, 2, 2)}
         params = {k: backend.asarray(rng.normal(size=s).astype(dtype)) for k, s in shapes.items()}
-        state = transform.init(params)
+        state = transform.init(params, backend=backend)
         for _ in range(2):
             grads = {
                 k: backend.asarray(3 * rng.normal(size=s).astype(dtype)) for k, s in shapes.items()
             }
-            out, state = transform.update(grads, state, params)
+            out, state = transform.update(grads, state, params, backend=backend)
+            for leaf in _leaves(state):
+                if _is_array(leaf) and not backend.is_native(leaf):
+                    raise _fail(
+                        transform,
+                        "its state lives on the backend it is given",
+                        f"a {type(leaf).__name__} in the state on {backend.name!r}",
+                    )
             if set(out) != set(shapes):
                 raise _fail(transform, "the gradient keys are kept", f"{sorted(out)}")
             for k, g in out.items():
@@ -418,6 +433,8 @@ def check_component(component_cls: type) -> None:
         check_transform(component_cls.example())
     elif isinstance(component_cls, type) and issubclass(component_cls, Callback):
         check_callback(component_cls.example())
+    elif isinstance(component_cls, type) and issubclass(component_cls, Schedule):
+        check_schedule(component_cls)
     elif callable(component_cls) and not isinstance(component_cls, type):
         check_metric(component_cls)
     else:

@@ -2,13 +2,14 @@
 
 from .data import ArrayLoader, BatchIterable
 from .history import History
-from .trainer import NonFiniteLossWarning, StepResult, Trainer
+from .trainer import NonFiniteLossWarning, NonFiniteUpdateWarning, StepResult, Trainer
 
 __all__ = [
     "ArrayLoader",
     "BatchIterable",
     "History",
     "NonFiniteLossWarning",
+    "NonFiniteUpdateWarning",
     "StepResult",
     "Trainer",
 ]

@@ -7,8 +7,13 @@ One training step (:meth:`Trainer.train_step`) is the whole of the hot path::
     backward(dpred, input_grad=False)    # Parameter.grad filled (no dL/dx needed)
     callbacks.on_after_backward()        # gradients are readable here
     callbacks.on_before_optimizer_step()
-    optimizer.step()                     # transforms, then the update rule
+    optimizer.step()                     # non-finite guard, transforms, update rule
     optimizer.zero_grad()
+
+A step is all or nothing: if anything in it raises (a layer, a callback, Ctrl-C),
+its gradients are discarded and the layer state its forward changed is restored;
+the update itself runs with Ctrl-C deferred. An update whose loss or gradients
+are NaN or infinite is skipped (``skip_nonfinite``), counted and reported.
 
 Values stay on the backend: the loss and metrics are summed there and read on
 the host only every ``log_every_n_steps`` steps and at the end of each epoch.
@@ -18,38 +23,36 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import checks
-from ..backend import Array, Backend, BackendLike, configured_backend, get_backend
+from ..backend import Array, Backend, BackendLike, configured_backend, get_backend, use_backend
 from ..callback import Callback
 from ..config import build
+from ..errors import ShapeError
 from ..layer import Layer
 from ..loss import Loss
 from ..optimizer import Optimizer
+from .atomic import InterruptGuard, StateSnapshot
+from .components import Metric, check_callbacks, check_metrics, resolve_metric
 from .data import ArrayLoader, BatchIterable
 from .history import History
-from .inputs import (
-    Metric,
-    check_callbacks,
-    check_iterable,
-    check_metrics,
-    dry_run,
-    length,
-    positive_int,
-    prepare_arrays,
-    resolve_metric,
-    split_off_validation,
-)
+from .intake import DataIntake, split_off_validation
+from .totals import Totals
 
-__all__ = ["NonFiniteLossWarning", "StepResult", "Trainer"]
+__all__ = ["NonFiniteLossWarning", "NonFiniteUpdateWarning", "StepResult", "Trainer"]
 
 
 class NonFiniteLossWarning(UserWarning):
     """The training loss became NaN or infinite (add TerminateOnNaN to stop or raise)."""
+
+
+class NonFiniteUpdateWarning(UserWarning):
+    """Updates were skipped because their loss or gradients were NaN or infinite."""
 
 
 class StepResult(NamedTuple):
@@ -57,6 +60,16 @@ class StepResult(NamedTuple):
 
     loss: Array
     prediction: Array
+
+
+@dataclass(frozen=True)
+class _FitPlan:
+    """Everything ``fit`` checked before the first update: the batches and what is logged."""
+
+    train: ArrayLoader | BatchIterable
+    validation: tuple[Array, Array] | None
+    batch_size: int
+    log_keys: tuple[str, ...]
 
 
 class Trainer:
@@ -71,6 +84,8 @@ class Trainer:
     optimizer:
         An :class:`~neuroback.Optimizer`, or a registry name or spec
         (``{"type": "Adam", "config": {"lr": 0.001}}``); bound here, after the move.
+        An optimizer already bound to *another* model is refused: give each model
+        its own optimizer.
     callbacks:
         :class:`~neuroback.Callback` instances, called in order.
     metrics:
@@ -78,19 +93,25 @@ class Trainer:
         ``metric(pred, target) -> 0-d array``; reported per epoch.
     backend:
         Where to train. Default: the ``use_backend`` context or ``NEUROBACK_BACKEND``
-        if set, else where the model already lives. The model is moved there
+        if set, else where the model already lives. An explicit ``backend=`` wins over
+        both (the environment is then not read at all). The model is moved there
         before the optimizer is bound.
     seed:
         Seeds the data order and the generator handed to ``forward`` (dropout).
         With :func:`neuroback.seed` for the initial weights, the same seeds, data
         and code give bitwise identical results on the CPU.
     log_every_n_steps:
-        How often the running loss is read on the host (and shown, and checked
-        for NaN). Epoch results are always exact.
+        How often the running loss (and the count of skipped updates) is read on the
+        host, shown, and checked for NaN. Epoch results are always exact.
     accumulate_steps:
         Micro-batches per optimizer update; the loss is scaled by ``1/k`` so k
         micro-batches of size b update like one batch of size k*b (BatchNorm
         aside: its statistics are per micro-batch).
+    skip_nonfinite:
+        Skip an update whose gradients are NaN or infinite (default ``True``): the
+        weights, optimizer slots and transform state stay as they were, the step still
+        counts, and the skips are counted (:attr:`skipped_updates`) and reported with a
+        :class:`NonFiniteUpdateWarning`. ``False`` applies every update.
     """
 
     def __init__(
@@ -105,6 +126,7 @@ class Trainer:
         seed: int | None = None,
         log_every_n_steps: int = 50,
         accumulate_steps: int = 1,
+        skip_nonfinite: bool = True,
     ) -> None:
         if isinstance(model, type):
             raise TypeError(
@@ -113,21 +135,28 @@ class Trainer:
             )
         if not isinstance(model, Layer):
             raise TypeError(f"Trainer needs a neuroback Layer as its model, got {type(model)}.")
-        self.model = model
-        self.loss: Loss = loss if isinstance(loss, Loss) else build("losses", loss)
-        self.optimizer: Optimizer = (
-            optimizer if isinstance(optimizer, Optimizer) else build("optimizers", optimizer)
-        )
-        self.callbacks: list[Callback] = check_callbacks(callbacks)
-        self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
-        self.log_every_n_steps = positive_int(log_every_n_steps, "log_every_n_steps")
-        self.accumulate_steps = positive_int(accumulate_steps, "accumulate_steps")
-        self.seed = None if seed is None else checks.non_negative_int(seed, "seed")
-
+        if not isinstance(skip_nonfinite, bool):
+            raise TypeError(f"skip_nonfinite must be True or False, got {skip_nonfinite!r}.")
+        # The backend first: an explicit argument is final, and components built by name
+        # below are built on it (the environment is not consulted when backend= is given).
         target = (
             get_backend(backend) if backend is not None else configured_backend() or model.backend
         )
+        with use_backend(target):
+            self.loss: Loss = loss if isinstance(loss, Loss) else build("losses", loss)
+            self.optimizer: Optimizer = (
+                optimizer if isinstance(optimizer, Optimizer) else build("optimizers", optimizer)
+            )
+        self.model = model
+        self.callbacks: list[Callback] = check_callbacks(callbacks)
+        self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
+        self.log_every_n_steps = checks.positive_int(log_every_n_steps, "log_every_n_steps")
+        self.accumulate_steps = checks.positive_int(accumulate_steps, "accumulate_steps")
+        self.seed = None if seed is None else checks.non_negative_int(seed, "seed")
+        self.skip_nonfinite = skip_nonfinite
+
         self.backend: Backend = target
+        self._check_optimizer_owner()
         model.to(target)  # move first, then bind: optimizer state lives with the parameters
         self.loss.to(target)
         self._bind_optimizer(model, target)
@@ -136,7 +165,7 @@ class Trainer:
         self.data_rng = np.random.default_rng(data_seed)
         self.forward_rng = target.generator(int(forward_seed.generate_state(1)[0]))
 
-        #: Optimizer updates applied (what schedules count).
+        #: Optimizer updates applied or skipped (what schedules count).
         self.global_step = 0
         #: Micro-batches processed (equals global_step without accumulation).
         self.batch_step = 0
@@ -147,14 +176,36 @@ class Trainer:
         self.history = History()
         self.epochs_total = 0
         self.batches_per_epoch: int | None = None
+        #: The keys each epoch's logs will have in the current ``fit`` (callbacks that
+        #: monitor a value check it in ``on_train_begin``, before the first update).
+        self.log_keys: tuple[str, ...] = ()
         #: The most recent training batch (on the backend), for diagnostics callbacks.
         self.last_batch: tuple[Array, Array] | None = None
         self._micro = 0
+        self._interrupts = InterruptGuard()
+        #: The model's state arrays, listed once per ``fit`` (None outside one).
+        self._state: dict[str, Array] | None = None
         self._warned_nonfinite = False
+        self._skips_reported = 0  # skipped updates seen at the last host read
+        self._skips_at_fit_start = 0
+        self._skip_warned = False
+        self._skip_warned_at = 0
+
+    # -- binding -----------------------------------------------------------------------
+    def _check_optimizer_owner(self) -> None:
+        opt = self.optimizer
+        other = opt.bound_model
+        if opt.bound and other is not self.model:
+            raise ValueError(
+                f"This {type(opt).__name__} is already bound to another model:\n{other!r}\n"
+                f"and this Trainer's model is:\n{self.model!r}\nOne optimizer can train only "
+                f"one model (the first would silently stop learning). Give each Trainer its "
+                f"own optimizer, or call optimizer.bind(model) yourself to move it on purpose."
+            )
 
     def _bind_optimizer(self, model: Layer, target: Backend) -> None:
-        """Bind after the move; an optimizer already holding state for these parameters
-        keeps it (its slots are carried over to the new backend)."""
+        """Bind after the move; an optimizer already holding state for this model keeps it
+        (its slots are carried over to the new backend)."""
         opt = self.optimizer
         same_params = opt.bound and list(opt.params.values()) == list(
             model.named_parameters().values()
@@ -171,40 +222,82 @@ class Trainer:
         """One micro-batch: forward, loss, backward, and (every ``accumulate_steps``) an update.
 
         ``xb`` and ``yb`` must already be on the Trainer's backend, in the model's dtype
-        (``fit`` prepares them). Calls ``on_after_backward`` and, with each update,
-        ``on_before_optimizer_step``; the per-batch hooks belong to ``fit``.
+        (:meth:`prepare` does that; ``fit`` prepares them). Calls ``on_after_backward``
+        and, with each update, ``on_before_optimizer_step``; the per-batch hooks belong to
+        ``fit``. If anything raises, the step leaves no trace (see the module docstring).
         """
         self.last_batch = (xb, yb)
-        pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
-        value, dpred = self.loss.forward(pred, yb)
-        k = self.accumulate_steps
-        if k > 1:
-            dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
-        backward(dpred, input_grad=False)  # nobody reads the data's gradient
+        state = self._state if self._state is not None else self.model.named_state()
+        snapshot = StateSnapshot(state) if state else None
+        updates_before = self.global_step
+        try:
+            pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
+            value, dpred = self.loss.forward(pred, yb)
+            k = self.accumulate_steps
+            if k > 1:
+                dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
+            backward(dpred, input_grad=False)  # nobody reads the data's gradient
+            for cb in self.callbacks:
+                cb.on_after_backward(self)
+            if self._micro + 1 == k:
+                self._apply_update()
+            else:
+                self._micro += 1
+        except BaseException:
+            if self.global_step > updates_before:  # interrupted after its update: complete
+                self.batch_step += 1
+                raise
+            self._discard_gradients()
+            if snapshot is not None:
+                snapshot.restore()
+            raise
         self.batch_step += 1
-        for cb in self.callbacks:
-            cb.on_after_backward(self)
-        self._micro += 1
-        if self._micro == k:
-            self._apply_update()
         return StepResult(value, pred)
+
+    def interrupt_guard(self) -> Any:
+        """A context that installs the Ctrl-C deferral once for many :meth:`train_step` calls.
+
+        ``fit`` does this itself. A manual loop of ``train_step`` is correct without it
+        (each update then installs and removes the handler, tens of microseconds); wrap
+        the loop to pay that once::
+
+            with trainer.interrupt_guard():
+                for xb, yb in batches:
+                    trainer.train_step(xb, yb)
+        """
+        return self._interrupts.installed()
 
     def _apply_update(self) -> None:
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self)
-        self.optimizer.step()
-        self.optimizer.zero_grad()
+        with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
+            self.optimizer.step(skip_nonfinite=self.skip_nonfinite)
+            self.optimizer.zero_grad()
+            self._micro = 0
+            self.global_step += 1
+
+    def _discard_gradients(self) -> None:
+        """Forget the gradients of an unfinished step (and of its accumulation window)."""
+        self.model.zero_grad()
         self._micro = 0
-        self.global_step += 1
 
     def _flush_partial_accumulation(self) -> None:
         """Update with the micro-batches left at the end of an epoch, rescaled to a mean."""
         if self._micro == 0:
             return
         scale = self.accumulate_steps / self._micro
-        for param in self.model.named_parameters().values():
-            param.grad[...] *= scale
-        self._apply_update()
+        try:
+            for param in self.model.named_parameters().values():
+                param.grad[...] *= scale
+            self._apply_update()
+        except BaseException:
+            self._discard_gradients()
+            raise
+
+    @property
+    def skipped_updates(self) -> int:
+        """Updates skipped so far because their gradients were NaN or infinite (a host read)."""
+        return self.optimizer.skipped_steps
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(
@@ -222,49 +315,134 @@ class Trainer:
         """Train for ``epochs`` epochs and return their :class:`History`.
 
         ``x, y`` are arrays (host or backend), or ``x`` is a batch iterable
-        (``for xb, yb in x``) and ``y`` is None. ``validation_split`` holds out
-        the *last* fraction of the arrays (before shuffling). ``drop_last`` skips
-        a final batch smaller than ``batch_size``.
+        (``for xb, yb in x``, re-iterable when ``epochs > 1``) and ``y`` is None.
+        ``validation_split`` holds out the *last* fraction of the arrays (before
+        shuffling). ``drop_last`` skips a final batch smaller than ``batch_size``.
+        Everything that can be checked is checked before the first update.
         """
-        epochs = positive_int(epochs, "epochs")
-        batch_size = positive_int(batch_size, "batch_size")
-        if not isinstance(drop_last, bool):
-            raise TypeError(f"drop_last must be True or False, got {drop_last!r}.")
+        epochs = checks.positive_int(epochs, "epochs")
+        plan = self._plan(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            drop_last=drop_last,
+        )
+        self.history = history = History()
+        #: The epoch index at which this ``fit`` call will end (for progress displays).
+        self.epochs_total = self.epoch + epochs
+        #: Batches per epoch, or None for a batch iterable without ``len()``.
+        self.batches_per_epoch = _length(plan.train)
+        self.log_keys = plan.log_keys
+        self.stop_training = False
+        self._discard_leftover_micro_batches()
+        self._skips_at_fit_start, self._skip_warned = self._skips_reported, False
+        started: list[Callback] = []
+        try:
+            with self._interrupts.installed():
+                for cb in self.callbacks:
+                    cb.on_train_begin(self)
+                    started.append(cb)
+                self._state = self.model.named_state()
+                for _ in range(epochs):
+                    history.append(self._run_epoch(plan))
+                    if self.stop_training:
+                        break
+        except BaseException as exc:
+            self._state = None
+            for error in self._end_training(started):
+                exc.add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
+            raise
+        self._state = None
+        errors = self._end_training(started)
+        self._summarize_skips()
+        if errors:
+            for error in errors[1:]:
+                errors[0].add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
+            raise errors[0]
+        return history
+
+    def _run_epoch(self, plan: _FitPlan) -> dict[str, Any]:
+        epoch = self.epoch
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch)
+        logs = self._train_epoch(plan.train)
+        if plan.validation is not None:
+            val = self._evaluate_arrays(*plan.validation, batch_size=max(plan.batch_size, 256))
+            val_logs = {f"val_{k}": v for k, v in val.items()}
+            for cb in self.callbacks:
+                cb.on_validation_end(self, val_logs)
+            logs.update(val_logs)
+        row = {"epoch": epoch, **logs}
+        self.epoch += 1
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, row)
+        return row
+
+    def _end_training(self, started: list[Callback]) -> list[BaseException]:
+        """Every started callback's ``on_train_end`` runs, even after one raised."""
+        errors: list[BaseException] = []
+        for cb in started:
+            try:
+                cb.on_train_end(self)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    def _discard_leftover_micro_batches(self) -> None:
+        if self._micro:  # micro-batches left by a manual train_step
+            warnings.warn(
+                f"Discarding the gradients of {self._micro} micro-batch(es) that never reached "
+                f"an update (accumulate_steps={self.accumulate_steps}); fit() starts from "
+                f"zero gradients.",
+                UserWarning,
+                stacklevel=3,
+            )
+            self._discard_gradients()
+
+    def _plan(
+        self,
+        x: Any,
+        y: Any,
+        *,
+        epochs: int,
+        batch_size: int,
+        shuffle: bool,
+        validation_data: Any,
+        validation_split: float | None,
+        drop_last: bool,
+    ) -> _FitPlan:
+        """Check and prepare everything ``fit`` needs, before the first update."""
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}.")
         if validation_split is not None and validation_data is not None:
             raise ValueError("Pass validation_data or validation_split, not both.")
-        train_data: ArrayLoader | BatchIterable
+        intake = self._intake()
+        train: ArrayLoader | BatchIterable
+        split: tuple[Array, Array] | None = None
         if y is None:
-            if hasattr(x, "shape"):
-                raise ValueError(
-                    "fit() got inputs x but no targets y. Pass fit(x, y, ...), or a batch "
-                    "iterable yielding (x_batch, y_batch) pairs as x."
-                )
-            train_data = check_iterable(x)
-            if validation_split is not None:
-                raise ValueError(
-                    "validation_split needs in-memory arrays; pass validation_data for a "
-                    "batch iterable."
-                )
+            train = self._check_iterable(x, epochs=epochs, validation_split=validation_split)
         else:
-            xa, ya = self._prepare(x, y, "training data")
-            if validation_split is not None:
-                xa, ya, validation_data = split_off_validation(xa, ya, validation_split)
-            if drop_last and int(xa.shape[0]) < batch_size:
+            xa, ya = intake.arrays(x, y, "training data")
+            assert ya is not None
+            if validation_split is not None:  # already checked with the rest: not again
+                xa, ya_split, (xv, yv) = split_off_validation(xa, ya, validation_split)
+                assert ya_split is not None and yv is not None
+                ya, split = ya_split, (xv, yv)
+            n = int(xa.shape[0])
+            if drop_last and n < batch_size:
                 raise ValueError(
-                    f"With drop_last=True and batch_size={batch_size}, the {int(xa.shape[0])} "
-                    f"training samples make no full batch. Lower batch_size or pass "
-                    f"drop_last=False."
+                    f"With drop_last=True and batch_size={batch_size}, the {n} training samples "
+                    f"make no full batch. Lower batch_size or pass drop_last=False."
                 )
-            dry_run(
-                self.model,
-                self.loss,
-                xa,
-                ya,
-                batch_size=batch_size,
-                drop_last=drop_last,
-                rng=self.backend.generator(0),
-            )
-            train_data = ArrayLoader(
+            if not drop_last and n % batch_size == 1 and n > 1:
+                self._check_single_sample_batch(xa[:1], n, batch_size)
+            train = ArrayLoader(
                 xa,
                 ya,
                 batch_size=batch_size,
@@ -273,181 +451,170 @@ class Trainer:
                 rng=self.data_rng,
                 drop_last=drop_last,
             )
-        val_arrays = None
+        validation = split
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val).")
-            val_arrays = self._prepare(*validation_data, "validation data")
-            dry_run(
-                self.model,
-                self.loss,
-                *val_arrays,
-                batch_size=1,
-                drop_last=True,
-                rng=self.backend.generator(0),
-                what="validation data",
-            )
+            xv, yv = intake.arrays(*validation_data, "validation data")
+            assert yv is not None
+            validation = (xv, yv)
+        keys = ("loss", *self.metrics)
+        if validation is not None:
+            keys = (*keys, *(f"val_{k}" for k in keys))
+        return _FitPlan(train, validation, batch_size, keys)
 
-        history = History()
-        self.history = history
-        #: The epoch index at which this ``fit`` call will end (for progress displays).
-        self.epochs_total = self.epoch + epochs
-        #: Batches per epoch, or None for a batch iterable without ``len()``.
-        self.batches_per_epoch = length(train_data)
-        self.stop_training = False
-        if self._micro:  # micro-batches left by a manual train_step or an interrupted fit
-            warnings.warn(
-                f"Discarding the gradients of {self._micro} micro-batch(es) that never reached "
-                f"an update (accumulate_steps={self.accumulate_steps}); fit() starts from "
-                f"zero gradients.",
-                UserWarning,
-                stacklevel=2,
+    def _check_iterable(
+        self, data: Any, *, epochs: int, validation_split: float | None
+    ) -> BatchIterable:
+        if hasattr(data, "shape"):
+            raise ValueError(
+                "fit() got inputs x but no targets y. Pass fit(x, y, ...), or a batch "
+                "iterable yielding (x_batch, y_batch) pairs as x."
             )
-            self.optimizer.zero_grad()
-            self._micro = 0
-        started: list[Callback] = []
+        if not isinstance(data, BatchIterable):
+            raise TypeError(
+                f"fit() takes arrays x and y, or a batch iterable yielding (x, y) pairs; got "
+                f"{type(data).__name__} with y=None."
+            )
+        if validation_split is not None:
+            raise ValueError(
+                "validation_split needs in-memory arrays; pass validation_data for a "
+                "batch iterable."
+            )
+        if epochs > 1 and isinstance(data, Iterator):
+            raise TypeError(
+                f"fit(epochs={epochs}) got a one-shot iterator ({type(data).__name__}), which "
+                f"would be exhausted after the first epoch. Pass something that can be "
+                f"iterated again (a list of batches, or an object whose __iter__ starts over), "
+                f"or call fit(..., epochs=1) once per pass."
+            )
+        return data
+
+    def _check_single_sample_batch(self, x1: Array, n: int, batch_size: int) -> None:
+        """Some layers (BatchNorm) cannot train on one sample; find out now, not mid-epoch."""
+        snapshot = StateSnapshot.of(self.model)
         try:
-            for cb in self.callbacks:
-                cb.on_train_begin(self)
-                started.append(cb)
-            for _ in range(epochs):
-                epoch = self.epoch
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(self, epoch)
-                logs = self._train_epoch(train_data)
-                if val_arrays is not None:
-                    val_logs = self._evaluate_arrays(*val_arrays, batch_size=max(batch_size, 256))
-                    val_logs = {f"val_{k}": v for k, v in val_logs.items()}
-                    for cb in self.callbacks:
-                        cb.on_validation_end(self, val_logs)
-                    logs.update(val_logs)
-                row = {"epoch": epoch, **logs}
-                history.append(row)
-                self.epoch += 1
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, epoch, row)
-                if self.stop_training:
-                    break
+            self.model.forward(x1, train=True, rng=self.backend.generator(0))
+        except ShapeError as exc:
+            raise ShapeError(
+                f"With {n} samples and batch_size={batch_size} the last batch holds 1 sample, "
+                f"which the model cannot train on: {exc} Pass fit(..., drop_last=True) or "
+                f"choose another batch_size."
+            ) from exc
         finally:
-            for cb in started:  # only callbacks whose training began get its end
-                cb.on_train_end(self)
-        return history
+            snapshot.restore()
 
     def _train_epoch(self, data: ArrayLoader | BatchIterable) -> dict[str, float]:
-        xp = self.backend.xp
-        loss_sum = xp.zeros(())
-        metric_sums = {name: xp.zeros(()) for name in self.metrics}
-        window_sum = xp.zeros(())
-        window_count = 0
-        seen = 0
-        batches = data.epoch() if isinstance(data, ArrayLoader) else self._iterate(data)
+        totals = Totals(self.backend, self.metrics)
+        window = Totals(self.backend, {})
+        batches = data.epoch() if isinstance(data, ArrayLoader) else self._intake().batches(data)
         for xb, yb in batches:
             step = self.batch_step  # this batch's index in the run, for both batch hooks
             for cb in self.callbacks:
                 cb.on_batch_begin(self, step)
             value, pred = self.train_step(xb, yb)
             n = int(xb.shape[0])
-            seen += n
-            loss_sum = loss_sum + value * n
-            window_sum = window_sum + value * n
-            window_count += n
-            for name, metric in self.metrics.items():
-                metric_sums[name] = metric_sums[name] + metric(pred, yb) * n
+            totals.add(value, pred, yb, n)
+            window.add(value, pred, yb, n)
             logs: dict[str, Any] = {"batch_size": n}
             if self.batch_step % self.log_every_n_steps == 0:
-                logs["loss"] = self._read_loss(window_sum, window_count)
-                window_sum, window_count = xp.zeros(()), 0
+                window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
+                logs["loss"] = window_means["loss"]
+                self._check_loss(logs["loss"])
+                self._report_skips(skipped)
+                window = Totals(self.backend, {})
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, logs)
             if self.stop_training:
                 break
-        if seen == 0:
+        if totals.count == 0:
             raise ValueError("The training data yielded no batch in this epoch.")
         self._flush_partial_accumulation()
-        out = {"loss": self._read_loss(loss_sum, seen)}
-        for name, total in metric_sums.items():
-            out[name] = float(self.backend.to_host(total)) / seen
-        return out
+        means, skipped = totals.means(also=self.optimizer.skipped_steps_raw)
+        self._check_loss(means["loss"])
+        self._report_skips(skipped)
+        return means
 
-    def _read_loss(self, total: Array, count: int) -> float:
-        value = float(self.backend.to_host(total)) / max(count, 1)
+    def _check_loss(self, value: float) -> None:
         if not math.isfinite(value) and not self._warned_nonfinite:
             self._warned_nonfinite = True
+            guarded = (
+                " Updates with non-finite gradients are skipped (skip_nonfinite=True)."
+                if self.skip_nonfinite
+                else ""
+            )
             warnings.warn(
                 f"The training loss is {value} at step {self.batch_step}. Lower the learning "
                 "rate, clip gradients (ClipByGlobalNorm), check the data, or add the "
-                "TerminateOnNaN callback to stop the run.",
+                f"TerminateOnNaN callback to stop the run.{guarded}",
                 NonFiniteLossWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        return value
 
-    def _iterate(self, data: BatchIterable) -> Iterable[tuple[Array, Array]]:
-        output_shape: tuple[int, ...] | None = None
-        for item in data:
-            if not isinstance(item, tuple | list) or len(item) != 2:
-                raise ValueError(
-                    f"A batch iterable must yield (x_batch, y_batch) pairs, got {type(item)}."
-                )
-            xb, yb = self._prepare(item[0], item[1], "a batch", check_finite=False)
-            if not self.backend.is_native(item[1]) or self.backend.xp is np:
-                # Host labels are checked batch by batch for free (device labels are not:
-                # that would read them back every step).
-                if output_shape is None:
-                    output_shape = tuple(self.model(xb[:1]).shape)
-                self.loss.check_targets(np.asarray(item[1]), output_shape)
-            yield xb, yb
+    def _report_skips(self, skipped: int) -> None:
+        """Warn at the first skipped update of a ``fit``; :meth:`_summarize_skips` adds the
+        total at its end, so a diverged run gives two warnings, not one per log."""
+        if skipped < self._skips_reported:  # the optimizer was bound again: a new count
+            self._skips_reported = self._skips_at_fit_start = 0
+        if skipped > self._skips_reported and not self._skip_warned:
+            self._skip_warned = True
+            warnings.warn(
+                f"{skipped - self._skips_at_fit_start} update(s) skipped by step "
+                f"{self.global_step} because their loss or gradients were NaN or infinite; the "
+                f"weights were left as they were. Check the data and the learning rate, or "
+                f"clip gradients (trainer.skipped_updates counts them).",
+                NonFiniteUpdateWarning,
+                stacklevel=5,
+            )
+            self._skip_warned_at = skipped
+        self._skips_reported = max(self._skips_reported, skipped)
+
+    def _summarize_skips(self) -> None:
+        if self._skip_warned and self._skips_reported > self._skip_warned_at:
+            warnings.warn(
+                f"In all, {self._skips_reported - self._skips_at_fit_start} update(s) of this "
+                f"fit were skipped because their loss or gradients were NaN or infinite.",
+                NonFiniteUpdateWarning,
+                stacklevel=3,
+            )
 
     # -- evaluate and predict ---------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
         """Loss and metrics over ``x, y`` in inference mode (no gradient, no state change)."""
-        batch_size = positive_int(batch_size, "batch_size")
-        xa, ya = self._prepare(x, y, "evaluation data")
-        dry_run(
-            self.model,
-            self.loss,
-            xa,
-            ya,
-            batch_size=1,
-            drop_last=True,
-            rng=self.backend.generator(0),
-            what="evaluation data",
-        )
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        xa, ya = self._intake().arrays(x, y, "evaluation data", purpose="evaluate")
+        if ya is None:
+            raise ValueError("evaluate() needs targets y; use predict(x) for outputs alone.")
         return self._evaluate_arrays(xa, ya, batch_size=batch_size)
 
     def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:
-        xp = self.backend.xp
-        loss_sum = xp.zeros(())
-        sums = {name: xp.zeros(()) for name in self.metrics}
-        n_total = int(x.shape[0])
-        for start in range(0, n_total, batch_size):
+        totals = Totals(self.backend, self.metrics)
+        for start in range(0, int(x.shape[0]), batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             pred = self.model(xb)
             value, _ = self.loss.forward(pred, yb)
-            n = int(xb.shape[0])
-            loss_sum = loss_sum + value * n
-            for name, metric in self.metrics.items():
-                sums[name] = sums[name] + metric(pred, yb) * n
-        out = {"loss": float(self.backend.to_host(loss_sum)) / n_total}
-        for name, total in sums.items():
-            out[name] = float(self.backend.to_host(total)) / n_total
-        return out
+            totals.add(value, pred, yb, int(xb.shape[0]))
+        return totals.means()[0]
 
     def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
         """Model outputs for ``x`` in inference mode, as a host NumPy array."""
-        batch_size = positive_int(batch_size, "batch_size")
-        xa, _ = self._prepare(x, None, "prediction input")
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        xa, _ = self._intake().arrays(x, None, "prediction input", purpose="predict")
         outs = [
             self.backend.to_host(self.model(xa[start : start + batch_size]))
             for start in range(0, int(xa.shape[0]), batch_size)
         ]
         return np.concatenate(outs, axis=0)
 
-    # -- data checks ---------------------------------------------------------------------
-    def _prepare(
-        self, x: Any, y: Any, what: str, *, check_finite: bool = True
-    ) -> tuple[Array, Array | None]:
-        return prepare_arrays(self.backend, self.dtype, x, y, what, check_finite=check_finite)
+    # -- data ----------------------------------------------------------------------------
+    def prepare(self, x: Any, y: Any = None) -> tuple[Array, Array | None]:
+        """``x`` and ``y`` as ``fit`` takes them in: checked (the targets by the loss), cast
+        to the model's dtype and moved to the Trainer's backend, ready for
+        :meth:`train_step`."""
+        return self._intake().arrays(x, y, "data")
+
+    def _intake(self) -> DataIntake:
+        return DataIntake(self.model, self.loss, self.backend, self.dtype)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -455,3 +622,10 @@ class Trainer:
         for param in self.model.named_parameters().values():
             return np.dtype(param.dtype)
         return np.dtype(np.float32)
+
+
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:
+        return None

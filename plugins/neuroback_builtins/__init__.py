@@ -28,6 +28,7 @@ from .dropout import Dropout
 from .mse import MSE
 from .reshape import Flatten
 from .residual import Residual
+from .schedules import Constant, Cosine, Exponential, LinearWarmup, StepDecay
 from .sgd import SGD
 from .weight_decay import WeightDecay
 
@@ -41,13 +42,17 @@ __all__ = [
     "CSVLogger",
     "ClipByGlobalNorm",
     "ClipByValue",
+    "Constant",
+    "Cosine",
     "Dense",
     "Dropout",
     "EarlyStopping",
+    "Exponential",
     "Flatten",
     "GradientFlowMonitor",
     "LeakyReLU",
     "LearningRateScheduler",
+    "LinearWarmup",
     "ProgressBar",
     "ReLU",
     "ReduceLROnPlateau",
@@ -55,6 +60,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "SoftmaxCrossEntropy",
+    "StepDecay",
     "Tanh",
     "TerminateOnNaN",
     "WeightDecay",
@@ -115,3 +121,12 @@ def neuroback_register_callbacks(register):  # type: ignore[no-untyped-def]
     register(ReduceLROnPlateau)
     register(TerminateOnNaN)
     register(CSVLogger)
+
+
+@hookimpl
+def neuroback_register_schedules(register):  # type: ignore[no-untyped-def]
+    register(Constant)
+    register(StepDecay)
+    register(Exponential)
+    register(Cosine)
+    register(LinearWarmup)

@@ -48,7 +48,13 @@ class _AdamBase(Optimizer):
             raise ValueError(f"{name} betas must be a pair (beta1, beta2), got {betas!r}.")
         self.beta1 = checks.number(betas[0], f"{name} beta1", low=0, high=1, high_open=True)
         self.beta2 = checks.number(betas[1], f"{name} beta2", low=0, high=1, high_open=True)
-        self.eps = checks.non_negative(eps, f"{name} eps")
+        try:  # eps > 0: v_hat is 0 wherever the gradient has been 0, and 0/(0 + 0) is NaN
+            self.eps = checks.positive(eps, f"{name} eps")
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} The update divides by sqrt(v) + eps, so eps must keep that above 0; "
+                "use the default 1e-8."
+            ) from None
         self.weight_decay = checks.non_negative(weight_decay, f"{name} weight_decay")
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, final
 
-from neuroback import Array, GradientTransform, checks
+from neuroback import Array, Backend, GradientTransform, checks
 
 __all__ = ["ClipByGlobalNorm", "ClipByGlobalNormState", "ClipByValue"]
 
@@ -40,28 +40,33 @@ class ClipByGlobalNorm(GradientTransform):
 
     >>> import numpy as np, neuroback as nb
     >>> clip = nb.transforms.ClipByGlobalNorm(1.0)
-    >>> grads, state = clip.update({"w": np.array([3.0, 4.0])}, clip.init({}), {})
+    >>> numpy = nb.get_backend("numpy")
+    >>> state = clip.init({}, backend=numpy)
+    >>> grads, state = clip.update({"w": np.array([3.0, 4.0])}, state, {}, backend=numpy)
     >>> grads["w"].round(6), float(state.global_norm)
     (array([0.6, 0.8]), 5.0)
     """
 
     def __init__(self, max_norm: float = 1.0, *, eps: float = 1e-6) -> None:
         self.max_norm = checks.positive(max_norm, "ClipByGlobalNorm max_norm", finite=False)
-        self.eps = checks.non_negative(eps, "ClipByGlobalNorm eps")
+        self.eps = checks.positive(eps, "ClipByGlobalNorm eps")  # it divides
 
-    def init(self, params: Mapping[str, Array]) -> ClipByGlobalNormState:
+    def init(self, params: Mapping[str, Array], *, backend: Backend) -> ClipByGlobalNormState:
         first = next(iter(params.values()), None)
-        if first is None:
-            return ClipByGlobalNormState(global_norm=None)
-        return ClipByGlobalNormState(global_norm=_namespace(first).zeros((), dtype=first.dtype))
+        dtype = first.dtype if first is not None else "float64"
+        return ClipByGlobalNormState(global_norm=backend.xp.zeros((), dtype=dtype))
 
     def update(
-        self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
+        self,
+        grads: dict[str, Array],
+        state: Any,
+        params: Mapping[str, Array],
+        *,
+        backend: Backend,
     ) -> tuple[dict[str, Array], ClipByGlobalNormState]:
         if not grads:
             return grads, state
-        first = next(iter(grads.values()))
-        xp = _namespace(first)
+        xp = backend.xp
         squares = [xp.vdot(g.ravel(), g.ravel()) for g in grads.values()]
         norm = xp.asarray(xp.sqrt(sum(squares[1:], squares[0])))
         factor = xp.minimum(self.max_norm / (norm + self.eps), 1.0)
@@ -79,29 +84,29 @@ class ClipByValue(GradientTransform):
 
     >>> import numpy as np, neuroback as nb
     >>> clip = nb.transforms.ClipByValue(0.5)
-    >>> clip.update({"w": np.array([-2.0, 0.1, 3.0])}, None, {})[0]["w"]
+    >>> clip.update({"w": np.array([-2.0, 0.1, 3.0])}, None, {}, backend=nb.get_backend())[0]["w"]
     array([-0.5,  0.1,  0.5])
     """
 
     def __init__(self, max_value: float = 1.0) -> None:
         self.max_value = checks.positive(max_value, "ClipByValue max_value", finite=False)
 
-    def init(self, params: Mapping[str, Array]) -> None:
+    def init(self, params: Mapping[str, Array], *, backend: Backend) -> None:
         return None
 
     def update(
-        self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
+        self,
+        grads: dict[str, Array],
+        state: Any,
+        params: Mapping[str, Array],
+        *,
+        backend: Backend,
     ) -> tuple[dict[str, Array], None]:
+        xp = backend.xp
         for g in grads.values():
-            _namespace(g).clip(g, -self.max_value, self.max_value, out=g)
+            xp.clip(g, -self.max_value, self.max_value, out=g)
         return grads, None
 
     def config(self) -> dict[str, Any]:
         return {"max_value": self.max_value}
 
-
-def _namespace(array: Any) -> Any:
-    """The array module an array belongs to (``numpy``, ``cupy``, or a test backend's)."""
-    from neuroback.backend import array_namespace
-
-    return array_namespace(array)

@@ -2,7 +2,9 @@ r"""Learning-rate schedules: the factor :math:`s(t)` that multiplies the base le
 
 :class:`~neuroback_builtins.callbacks.LearningRateScheduler` sets
 ``optimizer.lr = base_lr * s(t)``, where :math:`t` counts epochs or optimizer
-steps from 0.
+steps from 0. Each is a :class:`neuroback.Schedule`, registered by the built-in plugin
+(``nb.schedules.Cosine``, qualified ``"neuroback:Cosine"``) and built from the standard
+spec ``{"type": "Cosine", "config": {"total": 50}}``.
 
 ==================  ======================================================================
 ``Constant()``      :math:`s(t) = 1`
@@ -21,47 +23,34 @@ import math
 from collections.abc import Mapping
 from typing import Any, final
 
-from neuroback import checks
+from neuroback import Schedule, checks, to_spec
+from neuroback.schedule import as_schedule
 
 __all__ = [
-    "SCHEDULES",
     "Constant",
     "Cosine",
     "Exponential",
     "LinearWarmup",
-    "Schedule",
     "StepDecay",
 ]
 
 
-class Schedule:
-    """Base of the built-in schedules: callable on ``t`` and rebuildable from ``spec()``."""
-
-    def __call__(self, t: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": type(self).__name__, "config": self.config()}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        return f"{type(self).__name__}({args})"
-
-
 @final
 class Constant(Schedule):
-    """Keep the base learning rate."""
+    """Keep the base learning rate: :math:`s(t) = 1`."""
 
     def __call__(self, t: int) -> float:
         return 1.0
 
+    @classmethod
+    def example(cls) -> Constant:
+        return cls()
+
 
 @final
 class StepDecay(Schedule):
-    """Multiply by ``gamma`` every ``step_size`` units.
+    r"""Multiply by ``gamma`` every ``step_size`` units:
+    :math:`s(t) = \gamma^{\lfloor t / \text{step\_size} \rfloor}`.
 
     >>> [StepDecay(2, gamma=0.5)(t) for t in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
@@ -72,29 +61,41 @@ class StepDecay(Schedule):
         self.gamma = checks.positive(gamma, "StepDecay gamma")
 
     def __call__(self, t: int) -> float:
-        return self.gamma ** (t // self.step_size)
+        return float(self.gamma ** (t // self.step_size))
 
     def config(self) -> dict[str, Any]:
         return {"step_size": self.step_size, "gamma": self.gamma}
 
+    @classmethod
+    def example(cls) -> StepDecay:
+        return cls(3, gamma=0.5)
+
 
 @final
 class Exponential(Schedule):
-    """Multiply by ``gamma`` every unit."""
+    r"""Multiply by ``gamma`` every unit: :math:`s(t) = \gamma^{t}`."""
 
     def __init__(self, gamma: float) -> None:
         self.gamma = checks.positive(gamma, "Exponential gamma")
 
     def __call__(self, t: int) -> float:
-        return self.gamma**t
+        try:
+            return float(self.gamma**t)
+        except OverflowError:  # gamma > 1 for long enough: the scheduler reports the inf
+            return math.inf
 
     def config(self) -> dict[str, Any]:
         return {"gamma": self.gamma}
 
+    @classmethod
+    def example(cls) -> Exponential:
+        return cls(0.9)
+
 
 @final
 class Cosine(Schedule):
-    """Cosine annealing from 1 to ``min_factor`` over ``total`` units, then flat.
+    r"""Cosine annealing from 1 to ``min_factor`` over ``total`` units, then flat:
+    :math:`s(t) = m + (1 - m)\,\tfrac12\big(1 + \cos(\pi \min(t, T)/T)\big)`.
 
     >>> s = Cosine(4)
     >>> [round(s(t), 3) for t in range(6)]
@@ -112,19 +113,34 @@ class Cosine(Schedule):
     def config(self) -> dict[str, Any]:
         return {"total": self.total, "min_factor": self.min_factor}
 
+    @classmethod
+    def example(cls) -> Cosine:
+        return cls(10, min_factor=0.1)
+
 
 @final
 class LinearWarmup(Schedule):
-    """Ramp linearly up to the base rate over ``warmup`` units, then follow ``after``.
+    """Ramp linearly up to the base rate over ``warmup`` units, then follow ``after``:
+    :math:`s(t) = (t+1)/W` for :math:`t < W`, then ``after``'s factor at :math:`t - W`.
+
+    ``after`` is a schedule, a name or a spec (``{"type": "Cosine", "config": {...}}``);
+    by default :class:`Constant`. The config writes it as its spec.
 
     >>> s = LinearWarmup(4, after=StepDecay(2, gamma=0.5))
     >>> [s(t) for t in range(8)]
     [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 0.5, 0.5]
+    >>> s.config()
+    {'warmup': 4,
+     'after': {'type': 'neuroback:StepDecay', 'config': {'step_size': 2, 'gamma': 0.5}}}
     """
 
-    def __init__(self, warmup: int, after: Schedule | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, warmup: int, after: Schedule | str | Mapping[str, Any] | None = None
+    ) -> None:
         self.warmup = checks.positive_int(warmup, "LinearWarmup warmup")
-        self.after = build_schedule(after) if after is not None else Constant()
+        self.after = (
+            as_schedule(after, what="LinearWarmup after") if after is not None else Constant()
+        )
 
     def __call__(self, t: int) -> float:
         if t < self.warmup:
@@ -132,30 +148,11 @@ class LinearWarmup(Schedule):
         return self.after(t - self.warmup)
 
     def config(self) -> dict[str, Any]:
-        return {"warmup": self.warmup, "after": self.after.spec()}
+        return {"warmup": self.warmup, "after": to_spec(self.after)}
 
+    def __repr__(self) -> str:
+        return f"LinearWarmup(warmup={self.warmup!r}, after={self.after!r})"
 
-SCHEDULES: dict[str, type[Schedule]] = {
-    cls.__name__: cls for cls in (Constant, StepDecay, Exponential, Cosine, LinearWarmup)
-}
-
-
-def build_schedule(spec: Any) -> Schedule:
-    """A schedule from an instance, a name, or ``{"name": ..., "config": {...}}``."""
-    if isinstance(spec, Schedule):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if isinstance(spec, Mapping) and "name" in spec:
-        name = spec["name"]
-        if name not in SCHEDULES:
-            close = [k for k in SCHEDULES if k.lower() == str(name).lower()]
-            hint = f" Did you mean {close[0]!r}? (names are case-sensitive)" if close else ""
-            raise ValueError(
-                f"Unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}.{hint}"
-            )
-        return SCHEDULES[name](**dict(spec.get("config") or {}))
-    raise ValueError(
-        f"A schedule is one of {sorted(SCHEDULES)} (an instance, a name, or "
-        f"{{'name': ..., 'config': {{...}}}}), got {spec!r}."
-    )
+    @classmethod
+    def example(cls) -> LinearWarmup:
+        return cls(3, after=Cosine(5))

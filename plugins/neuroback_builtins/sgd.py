@@ -16,7 +16,7 @@ of the seed tutorial's ``update_weights``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
 
@@ -35,6 +35,9 @@ class SGD(Optimizer):
     >>> layer.W.value
     array([[-1.]], dtype=float32)
     """
+
+    #: The momentum buffer appears at the first step (see :meth:`init_slots`).
+    lazy_slots: ClassVar[frozenset[str]] = frozenset({"velocity"})
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, final
 
-from neuroback import Array, GradientTransform, checks
+from neuroback import Array, Backend, GradientTransform, checks
 
 __all__ = ["WeightDecay"]
 
@@ -21,18 +21,24 @@ class WeightDecay(GradientTransform):
 
     >>> import numpy as np, neuroback as nb
     >>> wd = nb.transforms.WeightDecay(0.1)
-    >>> wd.update({"w": np.array([1.0])}, None, {"w": np.array([2.0])})[0]["w"]
+    >>> numpy = nb.get_backend("numpy")
+    >>> wd.update({"w": np.array([1.0])}, None, {"w": np.array([2.0])}, backend=numpy)[0]["w"]
     array([1.2])
     """
 
     def __init__(self, weight_decay: float = 1e-4) -> None:
         self.weight_decay = checks.non_negative(weight_decay, "WeightDecay weight_decay")
 
-    def init(self, params: Mapping[str, Array]) -> None:
+    def init(self, params: Mapping[str, Array], *, backend: Backend) -> None:
         return None
 
     def update(
-        self, grads: dict[str, Array], state: Any, params: Mapping[str, Array]
+        self,
+        grads: dict[str, Array],
+        state: Any,
+        params: Mapping[str, Array],
+        *,
+        backend: Backend,
     ) -> tuple[dict[str, Array], None]:
         for name, g in grads.items():
             if name not in params:

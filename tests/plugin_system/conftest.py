@@ -12,7 +12,7 @@ Distributions built here:
 ``nb-demo-good`` 1.2.3
     one component of every kind: the layer ``Swish`` (also aliased ``SiLU``), the
     loss ``MAE``, the optimizer ``SignSGD``, the transform ``ScaleGrads``, the
-    callback ``CountEpochs`` and the metric ``mean_abs_error``.
+    callback ``CountEpochs``, the metric ``mean_abs_error`` and the schedule ``Halving``.
 ``nb-demo-other`` 0.4.0
     a second ``Swish`` (same plain name as nb-demo-good's) and a unique ``Mish``;
     its entry point names a sub-module (``nb_demo_other.hooks``).
@@ -59,6 +59,7 @@ GOOD_COMPONENTS = {
     "transforms": {"ScaleGrads"},
     "callbacks": {"CountEpochs"},
     "metrics": {"mean_abs_error"},
+    "schedules": {"Halving"},
 }
 #: What the built-ins register at least (others may be added over time).
 BUILTIN_COMPONENTS = {
@@ -73,7 +74,7 @@ _GOOD_SOURCE = '''
 import numpy as np
 
 import neuroback
-from neuroback import Callback, GradientTransform, Layer, Loss, Optimizer
+from neuroback import Callback, GradientTransform, Layer, Loss, Optimizer, Schedule
 
 
 class Swish(Layer):
@@ -119,10 +120,10 @@ class ScaleGrads(GradientTransform):
     def __init__(self, factor=1.0):
         self.factor = float(factor)
 
-    def init(self, params):
+    def init(self, params, *, backend):
         return None
 
-    def update(self, grads, state, params):
+    def update(self, grads, state, params, *, backend):
         return {k: g * self.factor for k, g in grads.items()}, state
 
     def config(self):
@@ -139,6 +140,19 @@ class CountEpochs(Callback):
 
 def mean_abs_error(pred, target):
     return np.asarray(np.mean(np.abs(pred - target)))
+
+
+class Halving(Schedule):
+    """s(t) = 2 ** -(t // every)"""
+
+    def __init__(self, every=1):
+        self.every = int(every)
+
+    def __call__(self, t):
+        return 0.5 ** (t // self.every)
+
+    def config(self):
+        return {"every": self.every}
 
 
 @neuroback.hookimpl
@@ -170,6 +184,11 @@ def neuroback_register_callbacks(register):
 @neuroback.hookimpl
 def neuroback_register_metrics(register):
     register(mean_abs_error)
+
+
+@neuroback.hookimpl
+def neuroback_register_schedules(register):
+    register(Halving)
 '''
 
 _OTHER_LAYERS = '''

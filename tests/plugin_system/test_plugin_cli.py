@@ -18,6 +18,7 @@ BUILTIN_COMPONENTS = {
     "layers": {"Dense", "ReLU", "Sigmoid", "Sequential"},
     "losses": {"MSE"},
     "optimizers": {"SGD"},
+    "schedules": {"Constant", "Cosine", "Exponential", "LinearWarmup", "StepDecay"},
 }
 GOOD_COMPONENTS = {
     "layers": ["SiLU", "Swish"],
@@ -26,6 +27,7 @@ GOOD_COMPONENTS = {
     "transforms": ["ScaleGrads"],
     "callbacks": ["CountEpochs"],
     "metrics": ["mean_abs_error"],
+    "schedules": ["Halving"],
 }
 VERSION = importlib.metadata.version("neuroback")
 

@@ -56,6 +56,7 @@ def test_finds_builtins_and_installed_plugins(make_registry):
         "layers": {"Dense", "ReLU", "Sigmoid", "Sequential"},
         "losses": {"MSE"},
         "optimizers": {"SGD"},
+        "schedules": {"Constant", "StepDecay", "Exponential", "Cosine", "LinearWarmup"},
     }.items():
         assert names <= _names(builtins, kind), kind
     assert all(c.distribution == "neuroback" for c in builtins.components)
@@ -76,6 +77,7 @@ def test_finds_builtins_and_installed_plugins(make_registry):
         "transforms": {"ScaleGrads"},
         "callbacks": {"CountEpochs"},
         "metrics": {"mean_abs_error"},
+        "schedules": {"Halving"},
     }
     for comp in good.components:
         assert (comp.distribution, comp.version) == ("nb-demo-good", "1.2.3")

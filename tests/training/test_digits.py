@@ -42,7 +42,7 @@ def test_mlp_reaches_95_percent_with_progress_bar_early_stopping_and_schedule() 
         callbacks=[
             nb.callbacks.ProgressBar(file=out),
             stopper,
-            nb.callbacks.LearningRateScheduler({"name": "Cosine", "config": {"total": 60}}),
+            nb.callbacks.LearningRateScheduler({"type": "Cosine", "config": {"total": 60}}),
         ],
         metrics=["accuracy"],
         seed=0,

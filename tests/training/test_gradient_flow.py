@@ -53,6 +53,7 @@ def _monitor_run(
     # An exploding network overflows float32 on purpose; that is what is being detected.
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", nb.training.NonFiniteLossWarning)
+        warnings.simplefilter("ignore", nb.training.NonFiniteUpdateWarning)
         trainer.fit(x, y, epochs=1, batch_size=32)
     return monitor
 

@@ -237,7 +237,7 @@ def test_batch_iterable_protocol() -> None:
 def test_data_is_cast_to_the_model_dtype_once() -> None:
     x, y = _moons(32)
     trainer = _trainer(_classifier())
-    xa, ya = trainer._prepare(x.astype(np.float64), y, "training data")
+    xa, ya = trainer.prepare(x.astype(np.float64), y)
     assert xa.dtype == np.float32 and ya.dtype == np.int64
     history = trainer.fit(x.astype(np.float64), y, epochs=1)
     assert np.isfinite(history["loss"][0])
@@ -435,7 +435,7 @@ def test_leftover_micro_batches_do_not_leak_into_the_next_fit() -> None:
     def final(pre_step: bool) -> np.ndarray:
         trainer = _trainer(_classifier(), accumulate_steps=2)
         if pre_step:
-            xb, yb = trainer._prepare(x[:8], y[:8], "batch")
+            xb, yb = trainer.prepare(x[:8], y[:8])
             trainer.train_step(xb, yb)  # half a group, never applied
             with pytest.warns(UserWarning, match=r"Discarding the gradients of 1 micro-batch"):
                 trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False)
@@ -527,7 +527,7 @@ def test_callback_hooks_are_checked_when_the_trainer_is_built() -> None:
         def on_epoch_ends(self, trainer: Any, epoch: int, logs: Any) -> None:
             pass
 
-    from neuroback.training.inputs import CallbackHookWarning
+    from neuroback.training.components import CallbackHookWarning
 
     with pytest.warns(
         CallbackHookWarning, match=r"on_epoch_ends is not a Trainer hook.*on_epoch_end"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neuroback import checks
@@ -24,6 +24,16 @@ class Monitor:
                 "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
             )
         self.owner, self.name, self.mode, self.min_delta = owner, monitor, mode, float(min_delta)
+
+    def check_keys(self, keys: Iterable[str]) -> None:
+        """Raise the :meth:`value` error now if the epoch logs will lack the monitored key.
+
+        Callbacks call it from ``on_train_begin`` with ``trainer.log_keys``, so a typo
+        fails before the first update rather than after the first epoch.
+        """
+        keys = list(keys)
+        if keys:  # a Trainer that does not announce its keys is checked at the first epoch
+            self.value(dict.fromkeys(["epoch", *keys], 0.0))
 
     def value(self, logs: Mapping[str, Any]) -> float:
         if self.name not in logs:

@@ -50,6 +50,7 @@ class EarlyStopping(Callback):
         self._resumed = False
 
     def on_train_begin(self, trainer: Any) -> None:
+        self._monitor.check_keys(getattr(trainer, "log_keys", ()))
         if self.stopped_epoch is not None and not self._resumed:
             self._reset()  # it stopped the last run: a new fit starts a new search
         self._resumed = False

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
-from typing import Any, final
+from typing import Any, cast, final
 
-from neuroback import Callback, checks
+from neuroback import Callback, Schedule, checks, to_spec
 from neuroback.errors import ConfigError
+from neuroback.schedule import as_schedule
 
-from ..schedules import Schedule, build_schedule
 from ._monitor import Monitor
 
 __all__ = ["LearningRateScheduler", "ReduceLROnPlateau"]
@@ -18,9 +20,13 @@ __all__ = ["LearningRateScheduler", "ReduceLROnPlateau"]
 class LearningRateScheduler(Callback):
     """Set ``optimizer.lr = base_lr * schedule(t)`` at the start of each epoch or step.
 
-    ``schedule`` is a built-in schedule (``Cosine(50)``, ``"Constant"``, or a spec
-    ``{"name": "StepDecay", "config": {"step_size": 10}}``) or any callable
-    ``t -> factor``. ``base_lr`` defaults to the optimizer's rate when training starts.
+    ``schedule`` is a :class:`neuroback.Schedule` (``nb.schedules.Cosine(50)``), the name
+    of a registered one (``"Constant"``), a spec ``{"type": "StepDecay", "config":
+    {"step_size": 10}}`` (what :meth:`config` writes), or any callable ``t -> factor``
+    (which works but cannot be written to a config). Every factor must be a real number
+    >= 0; anything else stops training with a :class:`~neuroback.errors.ConfigError`
+    naming the schedule, ``t`` and the value. ``base_lr`` defaults to the optimizer's
+    rate when training starts.
     """
 
     def __init__(
@@ -42,7 +48,7 @@ class LearningRateScheduler(Callback):
         if callable(schedule) and not isinstance(schedule, Schedule):
             self.schedule: Callable[[int], float] = schedule
         else:
-            self.schedule = build_schedule(schedule)
+            self.schedule = as_schedule(schedule, what="LearningRateScheduler schedule")
         self.interval = interval
         self.base_lr = base_lr
         self._base: float | None = None
@@ -51,13 +57,27 @@ class LearningRateScheduler(Callback):
         if self._base is None:
             self._base = float(self.base_lr if self.base_lr is not None else trainer.optimizer.lr)
 
+    def factor(self, t: int) -> float:
+        """The schedule's factor at ``t``, checked: a finite real number >= 0."""
+        value = self.schedule(t)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            factor = float(value)
+            if math.isfinite(factor) and factor >= 0:
+                return factor
+            problem = "a factor must be finite and >= 0"
+        else:
+            problem = f"it is a {type(value).__name__}, not a real number"
+        raise ConfigError(
+            f"LearningRateScheduler: the schedule {_describe(self.schedule)} returned "
+            f"{value!r} at t={t} ({problem}). A schedule returns the factor s(t) >= 0 that "
+            f"multiplies the base learning rate, as a float."
+        )
+
     def _apply(self, trainer: Any, t: int) -> None:
         if self._base is None:
             self.on_train_begin(trainer)
-        factor = float(self.schedule(t))
-        if not factor >= 0:
-            raise ValueError(f"The schedule returned {factor} at t={t}; factors must be >= 0.")
-        trainer.optimizer.lr = self._base * factor
+        factor = self.factor(t)  # checked before anything changes
+        trainer.optimizer.lr = cast(float, self._base) * factor
 
     def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
         if self.interval == "epoch":
@@ -76,14 +96,22 @@ class LearningRateScheduler(Callback):
     def config(self) -> dict[str, Any]:
         if not isinstance(self.schedule, Schedule):
             raise ConfigError(
-                f"The schedule {self.schedule!r} is a plain callable and cannot be written to a "
-                "config; use a built-in schedule (Constant, StepDecay, Exponential, Cosine, "
-                "LinearWarmup)."
+                f"The schedule {_describe(self.schedule)} is a plain callable and cannot be "
+                "written to a config; use a registered schedule (nb.schedules.names() lists "
+                "them), or subclass neuroback.Schedule and register it."
             )
-        out: dict[str, Any] = {"schedule": self.schedule.spec(), "interval": self.interval}
+        out: dict[str, Any] = {"schedule": to_spec(self.schedule), "interval": self.interval}
         if self.base_lr is not None:
             out["base_lr"] = self.base_lr
         return out
+
+
+def _describe(schedule: Any) -> str:
+    """``Cosine(total=4, min_factor=0.0)``, or ``my_schedule`` for a function."""
+    if isinstance(schedule, Schedule):
+        return repr(schedule)
+    name = getattr(schedule, "__qualname__", None)
+    return name if isinstance(name, str) else repr(schedule)
 
 
 @final
@@ -119,6 +147,9 @@ class ReduceLROnPlateau(Callback):
         self.best = self._monitor.initial()
         self.wait = 0
         self.cooldown_left = 0
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self._monitor.check_keys(getattr(trainer, "log_keys", ()))
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
         value = self._monitor.value(logs)
