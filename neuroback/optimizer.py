@@ -456,6 +456,9 @@ def _check_group(group: Mapping[str, Any]) -> dict[str, Any]:
     if not patterns or not all(isinstance(p, str) and p for p in patterns):
         raise ValueError(f"A group's 'params' must be name patterns, got {out['params']!r}.")
     out["params"] = list(patterns)
+    for key, value in out.items():  # NumPy scalars become plain numbers (JSON and TOML)
+        if isinstance(value, np.generic):
+            out[key] = value.item()
     if "lr_scale" in out:
         out["lr_scale"] = checks.non_negative(out["lr_scale"], "lr_scale")
     return out

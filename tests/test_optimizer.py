@@ -220,3 +220,15 @@ def test_group_values_are_checked_like_constructor_arguments() -> None:
     assert isinstance(coerced.param_hyperparameters("0.b")["weight_decay"], float)
     with pytest.raises(KeyError, match="No bound parameter 'nope'"):
         coerced.param_hyperparameters("nope")
+
+
+def test_group_values_given_as_numpy_scalars_are_stored_as_plain_numbers() -> None:
+    import json
+    import tomllib
+
+    import tomli_w
+
+    opt = nb.optimizers.Adam(groups=[{"params": "*.b", "weight_decay": np.float32(0.5)}])
+    config = opt.config()  # before bind: the value must already be writable
+    assert type(config["groups"][0]["weight_decay"]) is float
+    assert tomllib.loads(tomli_w.dumps({"c": config}))["c"] == json.loads(json.dumps(config))
