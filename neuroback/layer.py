@@ -128,8 +128,8 @@ def run_backward(backward: Backward, dy: Array, *, input_grad: bool, owner: Any)
     try:
         return backward(dy, input_grad=False)
     except TypeError as exc:
-        if "input_grad" not in str(exc):
-            raise
+        if "input_grad" not in str(exc) or "does not accept input_grad=" in str(exc):
+            raise  # another error, or an inner layer's, already explained
         raise TypeError(
             f"The backward of {owner!r} does not accept input_grad=: define it as "
             f"def backward(dy, *, input_grad=True) (it may skip dx and return None when "

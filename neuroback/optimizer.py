@@ -297,26 +297,39 @@ class Optimizer(ABC):
         """Transform the gradients, then update every trainable parameter in place.
 
         With ``skip_nonfinite`` (the default), a step whose gradients hold a NaN or an
+        infinity changes nothing (see :meth:`try_step`, which also says whether the update
+        was applied).
+        """
+        self.try_step(skip_nonfinite=skip_nonfinite)
+
+    def try_step(self, *, skip_nonfinite: bool = True) -> Any:
+        """Transform the gradients, then update every trainable parameter in place.
+
+        With ``skip_nonfinite`` (the default), a step whose gradients hold a NaN or an
         infinity changes nothing: values, slots and transform state stay as they were.
         It still counts as a step (:attr:`step_count` and the per-parameter counts
         advance) and is counted in :attr:`skipped_steps`. Where host reads are free
         (NumPy) the check is read on the host; on a device the update is computed and
         then undone on the device where the check failed, so Python never waits for it.
+
+        Returns whether the update was applied: a bool on the host, a 0-d boolean array
+        on a device (read it only when a sync is acceptable).
         """
         backend = self._require_bound("step")
         active = {n: p for n, p in self._params.items() if p.trainable}
         grads = {n: p.grad for n, p in active.items()}
         if not skip_nonfinite:
             self._apply(active, grads, backend)
-            return
+            return True
         ok = backend.all_finite(grads.values())
         if backend.host_reads_are_free:
             if bool(ok):
                 self._apply(active, grads, backend)
-            else:
-                self._skip(active)
-            return
+                return True
+            self._skip(active)
+            return False
         self._apply_on_device_if(ok, active, grads, backend)
+        return ok
 
     def _apply(
         self, active: Mapping[str, Parameter], grads: dict[str, Array], backend: Backend

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from ..backend import Array
+from ..backend import Array, Backend
 from ..layer import Layer
 
 __all__ = ["InterruptGuard", "StateSnapshot"]
@@ -102,3 +102,14 @@ class StateSnapshot:
         """Write the copies back, in place."""
         for name, value in self._copies.items():
             self._state[name][...] = value
+
+    def restore_unless(self, applied: Any, backend: Backend) -> None:
+        """Restore if an update was skipped: ``applied`` is a host bool, or a 0-d device
+        bool, selected on the device (no host read)."""
+        if isinstance(applied, bool):
+            if not applied:
+                self.restore()
+            return
+        skipped = ~applied
+        for name, value in self._copies.items():
+            backend.xp.copyto(self._state[name], value, where=skipped)

@@ -38,6 +38,14 @@ _EMPTY = {
 }
 
 
+#: How a message about each purpose begins.
+_BEFORE = {
+    "train": "Before training",
+    "evaluate": "Before evaluating",
+    "predict": "Before predicting",
+}
+
+
 class DataIntake:
     """Turns user data into checked arrays on ``backend`` in the model's ``dtype``.
 
@@ -79,7 +87,7 @@ class DataIntake:
                 f"The {what} has {n} samples in x but {got} in y; x and y must have the same "
                 f"length along the first axis."
             )
-        self.check_targets(xa, y, ya, what)
+        self.check_targets(xa, y, ya, what, purpose)
         return xa, ya
 
     def _array(self, data: Any, what: str, check_finite: bool) -> Array:
@@ -120,25 +128,29 @@ class DataIntake:
         )
 
     # -- the model and the targets --------------------------------------------------------
-    def output_shape(self, xa: Array, what: str) -> tuple[int, ...]:
+    def output_shape(self, xa: Array, what: str, purpose: str = "train") -> tuple[int, ...]:
         """The model's output shape for a batch (found once, on the first two samples)."""
         if self._output_shape is None:
             probe = xa[: min(2, int(xa.shape[0]))]
             try:
                 pred = self.model(probe)
             except NeurobackError as exc:
-                raise type(exc)(f"Before training, the model rejected the {what}: {exc}") from exc
+                raise type(exc)(
+                    f"{_BEFORE[purpose]}, the model rejected the {what}: {exc}"
+                ) from exc
             self._output_shape = tuple(pred.shape)
         return self._output_shape
 
-    def check_targets(self, xa: Array, y: Any, ya: Array, what: str) -> None:
+    def check_targets(
+        self, xa: Array, y: Any, ya: Array, what: str, purpose: str = "train"
+    ) -> None:
         """The loss checks the whole target array on the host (the only label check), and
         the first time, the loss runs once on a probe batch.
 
         Device targets of a batch iterable are checked on its first batch only: reading
         each batch back to the host would stall the device every step.
         """
-        shape = self.output_shape(xa, what)
+        shape = self.output_shape(xa, what, purpose)
         on_device = self.backend.is_native(y) and self.backend.xp is not np
         if on_device and self._probed_loss:
             return
@@ -151,7 +163,7 @@ class DataIntake:
                 self._probed_loss = True
         except NeurobackError as exc:
             raise type(exc)(
-                f"Before training: the model's output (shape {shape} for {shape[0]} samples) "
+                f"{_BEFORE[purpose]}: the model's output (shape {shape} for {shape[0]} samples) "
                 f"does not fit the {what} targets for {self.loss!r}: {exc}"
             ) from exc
 
@@ -164,7 +176,7 @@ class DataIntake:
                     f"A batch iterable must yield (x_batch, y_batch) pairs, got "
                     f"{type(item).__name__}."
                 )
-            xb, yb = self.arrays(item[0], item[1], "a batch", check_finite=False)
+            xb, yb = self.arrays(item[0], item[1], "batch", check_finite=False)
             assert yb is not None  # arrays() returns targets when given targets
             yield xb, yb
 

@@ -12,8 +12,10 @@ One training step (:meth:`Trainer.train_step`) is the whole of the hot path::
 
 A step is all or nothing: if anything in it raises (a layer, a callback, Ctrl-C),
 its gradients are discarded and the layer state its forward changed is restored;
-the update itself runs with Ctrl-C deferred. An update whose loss or gradients
-are NaN or infinite is skipped (``skip_nonfinite``), counted and reported.
+the update itself runs with Ctrl-C deferred. An update whose gradients are NaN or
+infinite is skipped (``skip_nonfinite``) with the layer state of its window, counted and
+reported. (A NaN or infinite *loss* is reported at the next log; its gradients are
+usually non-finite too, and then the update is skipped.)
 
 Values stay on the backend: the loss and metrics are summed there and read on
 the host only every ``log_every_n_steps`` steps and at the end of each epoch.
@@ -34,7 +36,7 @@ from ..backend import Array, Backend, BackendLike, configured_backend, get_backe
 from ..callback import Callback
 from ..config import build
 from ..errors import ShapeError
-from ..layer import Layer
+from ..layer import Layer, run_backward
 from ..loss import Loss
 from ..optimizer import Optimizer
 from .atomic import InterruptGuard, StateSnapshot
@@ -182,6 +184,7 @@ class Trainer:
         #: The most recent training batch (on the backend), for diagnostics callbacks.
         self.last_batch: tuple[Array, Array] | None = None
         self._micro = 0
+        self._window_state: StateSnapshot | None = None
         self._interrupts = InterruptGuard()
         #: The model's state arrays, listed once per ``fit`` (None outside one).
         self._state: dict[str, Array] | None = None
@@ -226,9 +229,18 @@ class Trainer:
         and, with each update, ``on_before_optimizer_step``; the per-batch hooks belong to
         ``fit``. If anything raises, the step leaves no trace (see the module docstring).
         """
+        if self.optimizer.bound_model is not self.model:
+            raise ValueError(
+                f"This Trainer's {type(self.optimizer).__name__} was bound to another model "
+                f"since the Trainer was built (optimizer.bind(...)), so this Trainer's model "
+                f"would never be updated. Give each model its own optimizer, or build a new "
+                f"Trainer for the model the optimizer is bound to now."
+            )
         self.last_batch = (xb, yb)
-        state = self._state if self._state is not None else self.model.named_state()
-        snapshot = StateSnapshot(state) if state else None
+        if self._micro == 0:  # the layer state as at the start of this update's window
+            state = self._state if self._state is not None else self.model.named_state()
+            self._window_state = StateSnapshot(state) if state else None
+        snapshot = self._window_state
         updates_before = self.global_step
         try:
             pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
@@ -236,7 +248,8 @@ class Trainer:
             k = self.accumulate_steps
             if k > 1:
                 dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
-            backward(dpred, input_grad=False)  # nobody reads the data's gradient
+            # nobody reads the data's gradient
+            run_backward(backward, dpred, input_grad=False, owner=self.model)
             for cb in self.callbacks:
                 cb.on_after_backward(self)
             if self._micro + 1 == k:
@@ -247,9 +260,9 @@ class Trainer:
             if self.global_step > updates_before:  # interrupted after its update: complete
                 self.batch_step += 1
                 raise
-            self._discard_gradients()
             if snapshot is not None:
                 snapshot.restore()
+            self._discard_gradients()
             raise
         self.batch_step += 1
         return StepResult(value, pred)
@@ -271,7 +284,10 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self)
         with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
-            self.optimizer.step(skip_nonfinite=self.skip_nonfinite)
+            applied = self.optimizer.try_step(skip_nonfinite=self.skip_nonfinite)
+            if self._window_state is not None:  # a skipped update keeps the state too
+                self._window_state.restore_unless(applied, self.backend)
+            self._window_state = None
             self.optimizer.zero_grad()
             self._micro = 0
             self.global_step += 1
@@ -280,6 +296,7 @@ class Trainer:
         """Forget the gradients of an unfinished step (and of its accumulation window)."""
         self.model.zero_grad()
         self._micro = 0
+        self._window_state = None
 
     def _flush_partial_accumulation(self) -> None:
         """Update with the micro-batches left at the end of an epoch, rescaled to a mean."""
@@ -388,7 +405,7 @@ class Trainer:
         for cb in started:
             try:
                 cb.on_train_end(self)
-            except Exception as exc:
+            except BaseException as exc:  # Ctrl-C too: the later callbacks still run
                 errors.append(exc)
         return errors
 

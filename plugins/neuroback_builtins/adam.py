@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, final
 
+import numpy as np
+
 from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
 
 __all__ = ["Adam", "AdamW"]
@@ -87,6 +89,12 @@ class _AdamBase(Optimizer):
         hp: Mapping[str, Any],
     ) -> None:
         beta1, beta2 = hp["betas"]
+        if not value.dtype.type(hp["eps"]) > 0:
+            raise ValueError(
+                f"{type(self).__name__} eps={hp['eps']!r} is 0 in {value.dtype} (the parameters' "
+                f"dtype), so a zero gradient would give 0/0 = NaN. Use an eps of at least "
+                f"{float(np.finfo(value.dtype).tiny):.1e} (the default 1e-8 is fine in float32)."
+            )
         self.backend.adam_update(
             value,
             grad,

@@ -190,7 +190,22 @@ class GradientFlowMonitor(Callback):
                 }
 
         if model.children():
-            model.forward(x, train=False, observer=Observer(measure))
+            try:
+                model.forward(x, train=False, observer=Observer(measure))
+            except TypeError as exc:
+                if "observer" not in str(exc):
+                    raise
+                if ("<model>", "observer") not in self._warned:
+                    self._warned.add(("<model>", "observer"))
+                    warnings.warn(
+                        f"GradientFlowMonitor cannot see the activations inside this model: a "
+                        f"container in it does not accept observer= in forward ({exc}). Give "
+                        f"it forward(x, *, train, rng=None, observer=None) and run its children "
+                        f"with neuroback.forward_child. Gradient statistics are still recorded.",
+                        GradientFlowWarning,
+                        stacklevel=2,
+                    )
+                return {}
         else:
             measure("", model, model(x))
         return stats
