@@ -19,7 +19,7 @@ the host.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -177,8 +177,7 @@ class DataIntake:
                     f"{type(item).__name__}."
                 )
             xb, yb = self.arrays(item[0], item[1], "batch", check_finite=False)
-            assert yb is not None  # arrays() returns targets when given targets
-            yield xb, yb
+            yield xb, cast(Array, yb)  # arrays() returns targets when given targets
 
 
 def split_off_validation(

@@ -27,7 +27,7 @@ import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -445,12 +445,11 @@ class Trainer:
         if y is None:
             train = self._check_iterable(x, epochs=epochs, validation_split=validation_split)
         else:
-            xa, ya = intake.arrays(x, y, "training data")
-            assert ya is not None
+            xa, ya_given = intake.arrays(x, y, "training data")
+            ya = cast(Array, ya_given)  # targets were given, so targets come back
             if validation_split is not None:  # already checked with the rest: not again
                 xa, ya_split, (xv, yv) = split_off_validation(xa, ya, validation_split)
-                assert ya_split is not None and yv is not None
-                ya, split = ya_split, (xv, yv)
+                ya, split = cast(Array, ya_split), (xv, cast(Array, yv))
             n = int(xa.shape[0])
             if drop_last and n < batch_size:
                 raise ValueError(
@@ -473,8 +472,7 @@ class Trainer:
             if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (x_val, y_val).")
             xv, yv = intake.arrays(*validation_data, "validation data")
-            assert yv is not None
-            validation = (xv, yv)
+            validation = (xv, cast(Array, yv))
         keys = ("loss", *self.metrics)
         if validation is not None:
             keys = (*keys, *(f"val_{k}" for k in keys))
