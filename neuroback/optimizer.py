@@ -111,6 +111,17 @@ class Optimizer(ABC):
         this parameter (its group's overrides applied, ``lr`` already scaled).
         """
 
+    def check_slot(self, slot: str, value: np.ndarray) -> str | None:
+        """Say what is wrong with a loaded slot's values, or return ``None`` if it may resume.
+
+        Called by :meth:`load_state_dict` for each saved slot, after the generic checks
+        (name, shape, finite) and before anything is applied, with a host array in the
+        slot's dtype. Override it where the rule needs more: Adam's ``exp_avg_sq`` is a
+        running mean of squares and cannot be negative (its square root would be NaN).
+        The returned text completes "<key> must ...", e.g. ``"be >= 0, got -1.0"``.
+        """
+        return None
+
     # -- hyperparameters -----------------------------------------------------
     @property
     def lr(self) -> float:
@@ -293,24 +304,28 @@ class Optimizer(ABC):
             )
         return self._backend
 
-    def step(self, *, skip_nonfinite: bool = True) -> None:
+    def step(self, *, skip_nonfinite: bool = True, also_finite: Iterable[Array] = ()) -> None:
         """Transform the gradients, then update every trainable parameter in place.
 
-        With ``skip_nonfinite`` (the default), a step whose gradients hold a NaN or an
-        infinity changes nothing (see :meth:`try_step`, which also says whether the update
-        was applied).
+        With ``skip_nonfinite`` (the default), a step whose gradients (or any array of
+        ``also_finite``, such as the loss) hold a NaN or an infinity changes nothing (see
+        :meth:`try_step`, which also says whether the update was applied).
         """
-        self.try_step(skip_nonfinite=skip_nonfinite)
+        self.try_step(skip_nonfinite=skip_nonfinite, also_finite=also_finite)
 
-    def try_step(self, *, skip_nonfinite: bool = True) -> Any:
+    def try_step(self, *, skip_nonfinite: bool = True, also_finite: Iterable[Array] = ()) -> Any:
         """Transform the gradients, then update every trainable parameter in place.
 
         With ``skip_nonfinite`` (the default), a step whose gradients hold a NaN or an
         infinity changes nothing: values, slots and transform state stay as they were.
-        It still counts as a step (:attr:`step_count` and the per-parameter counts
-        advance) and is counted in :attr:`skipped_steps`. Where host reads are free
-        (NumPy) the check is read on the host; on a device the update is computed and
-        then undone on the device where the check failed, so Python never waits for it.
+        ``also_finite`` adds arrays that must be finite too for the update to apply (the
+        Trainer passes the losses of the update's micro-batches: an infinite loss with
+        finite gradients is a step on a diverged objective). A skipped step still counts
+        as a step (:attr:`step_count` and the per-parameter counts advance) and is counted
+        in :attr:`skipped_steps`. Where host reads are free (NumPy) the check is read on
+        the host; on a device the update is computed and then undone on the device where
+        the check failed, so Python never waits for it (except once, at a step that
+        creates a slot, such as SGD's first momentum step).
 
         Returns whether the update was applied: a bool on the host, a 0-d boolean array
         on a device (read it only when a sync is acceptable).
@@ -321,7 +336,7 @@ class Optimizer(ABC):
         if not skip_nonfinite:
             self._apply(active, grads, backend)
             return True
-        ok = backend.all_finite(grads.values())
+        ok = backend.all_finite([*grads.values(), *also_finite])
         if backend.host_reads_are_free:
             if bool(ok):
                 self._apply(active, grads, backend)
@@ -365,9 +380,12 @@ class Optimizer(ABC):
         """Update, then put back on the device what a non-finite step changed.
 
         Values, slots and the transform state's arrays are copied first (a transform may
-        change its state in place); where ``ok`` is false the copies are written back. A
-        slot created by this step (SGD's velocity) is left at zero then. Non-array
-        transform state cannot be selected on the device and takes the new value.
+        change its state in place); where ``ok`` is false the copies are written back.
+        A slot this step created (SGD's velocity, at its first momentum step) cannot be
+        un-created on the device, so such a step reads ``ok`` once and, if the step was
+        skipped, removes the new slot: the next step is then a first step on every
+        backend, as on the host. Non-array transform state cannot be selected on the
+        device and takes the new value.
         """
         xp = backend.xp
         values = {n: p.value.copy() for n, p in active.items()}
@@ -377,11 +395,16 @@ class Optimizer(ABC):
         ]
         self._apply(active, grads, backend)
         bad = ~ok
+        created = {n: set(self._slots[n]) - set(slots[n]) for n in active}
+        drop_created = any(created.values()) and not bool(backend.to_host(ok))
         for name, param in active.items():
             xp.copyto(param.value, values[name], where=bad)
             saved = slots[name]
+            for key in created[name] if drop_created else ():
+                del self._slots[name][key]
             for key, slot in self._slots[name].items():
-                xp.copyto(slot, saved[key] if key in saved else xp.zeros_like(slot), where=bad)
+                if key in saved:
+                    xp.copyto(slot, saved[key], where=bad)
         new_leaves = _leaves(self._transform_state)
         if len(new_leaves) == len(old_leaves):
             merged = [

@@ -21,7 +21,8 @@ writes them):
     a non-negative integer per bound parameter, at most ``step_count``;
 ``slots``
     per bound parameter, a mapping of slot name to a finite real array of the slot's
-    shape. The slots :meth:`~neuroback.Optimizer.bind` created
+    shape, accepted by the optimizer's :meth:`~neuroback.Optimizer.check_slot` (Adam:
+    ``exp_avg_sq >= 0``). The slots :meth:`~neuroback.Optimizer.bind` created
     (:meth:`~neuroback.Optimizer.init_slots`) must be present; the slots an update rule
     creates later (:attr:`~neuroback.Optimizer.lazy_slots`, parameter-shaped) may be;
     any other name is refused;
@@ -212,7 +213,8 @@ def stage_state(
                 f"update creates slots declares them in lazy_slots). {check.fix}"
             )
         staged_slots[pname] = {
-            k: _slot_array(optimizer, check, f"{key}[{k!r}]", saved[k], *expected[k]) for k in saved
+            k: _slot_array(optimizer, check, f"{key}[{k!r}]", k, saved[k], *expected[k])
+            for k in saved
         }
     transform_leaves = _transform_leaves(optimizer, check, state["transform_state"])
     return StagedState(hyperparameters, step_count, param_steps, staged_slots, transform_leaves)
@@ -252,11 +254,13 @@ def _slot_array(
     optimizer: Optimizer,
     check: _Checker,
     key: str,
+    slot: str,
     raw: Any,
     shape: tuple[int, ...],
     dtype: np.dtype[Any],
 ) -> np.ndarray:
-    """A saved slot as a host array of ``dtype``: real, of ``shape``, finite."""
+    """A saved slot as a host array of ``dtype``: real, of ``shape``, finite, and accepted
+    by the optimizer's own :meth:`~neuroback.Optimizer.check_slot`."""
     expected = f"a finite real array of shape {shape}"
     host = _host_array(optimizer, raw)
     if host is None or host.dtype.kind not in _NUMERIC_KINDS:
@@ -276,6 +280,12 @@ def _slot_array(
             f"Cannot load this state into {check.name}: {key} must hold finite numbers, got "
             f"{value!r}{as_dtype} at index {index}. A state that went non-finite cannot "
             f"resume; load an earlier one."
+        )
+    problem = optimizer.check_slot(slot, cast)
+    if problem is not None:
+        raise ValueError(
+            f"Cannot load this state into {check.name}: {key} must {problem}. Was the state "
+            f"edited? {check.fix}"
         )
     return cast
 

@@ -358,6 +358,13 @@ ADAM_BAD: list[tuple[str, Callable[[dict[str, Any]], Any], type[Exception], str]
         W + r"\['exp_avg_sq'\] must hold finite numbers, got inf at index \(0, 0\)",
     ),
     (
+        "exp_avg_sq negative",
+        _set("slots", "0.W", "exp_avg_sq", 2, 1, value=-0.5),
+        ValueError,
+        W + r"\['exp_avg_sq'\] must be >= 0 \(a running mean of squared gradients.*got -0.5 "
+        r"at index \(2, 1\)",
+    ),
+    (
         "slot transposed",
         _set("slots", "0.W", "exp_avg", value=np.zeros((4, 3))),
         ShapeError,

@@ -12,10 +12,9 @@ One training step (:meth:`Trainer.train_step`) is the whole of the hot path::
 
 A step is all or nothing: if anything in it raises (a layer, a callback, Ctrl-C),
 its gradients are discarded and the layer state its forward changed is restored;
-the update itself runs with Ctrl-C deferred. An update whose gradients are NaN or
-infinite is skipped (``skip_nonfinite``) with the layer state of its window, counted and
-reported. (A NaN or infinite *loss* is reported at the next log; its gradients are
-usually non-finite too, and then the update is skipped.)
+the update itself runs with Ctrl-C deferred. An update whose loss or gradients are NaN
+or infinite (any micro-batch of its window) is skipped (``skip_nonfinite``) with the
+layer state of its window, counted, and reported at the next log.
 
 Values stay on the backend: the loss and metrics are summed there and read on
 the host only every ``log_every_n_steps`` steps and at the end of each epoch.
@@ -23,11 +22,9 @@ the host only every ``log_every_n_steps`` steps and at the end of each epoch.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,26 +32,20 @@ from .. import checks
 from ..backend import Array, Backend, BackendLike, configured_backend, get_backend, use_backend
 from ..callback import Callback
 from ..config import build
-from ..errors import ShapeError
+from ..errors import BackendMismatchError
 from ..layer import Layer, run_backward
 from ..loss import Loss
 from ..optimizer import Optimizer
 from .atomic import InterruptGuard, StateSnapshot
 from .components import Metric, check_callbacks, check_metrics, resolve_metric
 from .data import ArrayLoader, BatchIterable
+from .fit_plan import FitPlan, plan_fit
 from .history import History
-from .intake import DataIntake, split_off_validation
+from .intake import DataIntake
+from .nonfinite import NonFiniteLossWarning, NonFiniteReporter, NonFiniteUpdateWarning
 from .totals import Totals
 
 __all__ = ["NonFiniteLossWarning", "NonFiniteUpdateWarning", "StepResult", "Trainer"]
-
-
-class NonFiniteLossWarning(UserWarning):
-    """The training loss became NaN or infinite (add TerminateOnNaN to stop or raise)."""
-
-
-class NonFiniteUpdateWarning(UserWarning):
-    """Updates were skipped because their loss or gradients were NaN or infinite."""
 
 
 class StepResult(NamedTuple):
@@ -62,16 +53,6 @@ class StepResult(NamedTuple):
 
     loss: Array
     prediction: Array
-
-
-@dataclass(frozen=True)
-class _FitPlan:
-    """Everything ``fit`` checked before the first update: the batches and what is logged."""
-
-    train: ArrayLoader | BatchIterable
-    validation: tuple[Array, Array] | None
-    batch_size: int
-    log_keys: tuple[str, ...]
 
 
 class Trainer:
@@ -110,7 +91,7 @@ class Trainer:
         micro-batches of size b update like one batch of size k*b (BatchNorm
         aside: its statistics are per micro-batch).
     skip_nonfinite:
-        Skip an update whose gradients are NaN or infinite (default ``True``): the
+        Skip an update whose loss or gradients are NaN or infinite (default ``True``): the
         weights, optimizer slots and transform state stay as they were, the step still
         counts, and the skips are counted (:attr:`skipped_updates`) and reported with a
         :class:`NonFiniteUpdateWarning`. ``False`` applies every update.
@@ -188,11 +169,8 @@ class Trainer:
         self._interrupts = InterruptGuard()
         #: The model's state arrays, listed once per ``fit`` (None outside one).
         self._state: dict[str, Array] | None = None
-        self._warned_nonfinite = False
-        self._skips_reported = 0  # skipped updates seen at the last host read
-        self._skips_at_fit_start = 0
-        self._skip_warned = False
-        self._skip_warned_at = 0
+        self._window_losses: list[Array] = []  # the losses of this update's micro-batches
+        self._nonfinite = NonFiniteReporter()
 
     # -- binding -----------------------------------------------------------------------
     def _check_optimizer_owner(self) -> None:
@@ -250,6 +228,7 @@ class Trainer:
                 dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
             # nobody reads the data's gradient
             run_backward(backward, dpred, input_grad=False, owner=self.model)
+            self._window_losses.append(value)
             for cb in self.callbacks:
                 cb.on_after_backward(self)
             if self._micro + 1 == k:
@@ -284,10 +263,13 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self)
         with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
-            applied = self.optimizer.try_step(skip_nonfinite=self.skip_nonfinite)
+            applied = self.optimizer.try_step(
+                skip_nonfinite=self.skip_nonfinite, also_finite=self._window_losses
+            )
             if self._window_state is not None:  # a skipped update keeps the state too
                 self._window_state.restore_unless(applied, self.backend)
             self._window_state = None
+            self._window_losses = []
             self.optimizer.zero_grad()
             self._micro = 0
             self.global_step += 1
@@ -297,6 +279,7 @@ class Trainer:
         self.model.zero_grad()
         self._micro = 0
         self._window_state = None
+        self._window_losses = []
 
     def _flush_partial_accumulation(self) -> None:
         """Update with the micro-batches left at the end of an epoch, rescaled to a mean."""
@@ -313,7 +296,8 @@ class Trainer:
 
     @property
     def skipped_updates(self) -> int:
-        """Updates skipped so far because their gradients were NaN or infinite (a host read)."""
+        """Updates skipped so far because their loss or gradients were NaN or infinite (a
+        host read)."""
         return self.optimizer.skipped_steps
 
     # -- fit ---------------------------------------------------------------------------------
@@ -338,7 +322,9 @@ class Trainer:
         Everything that can be checked is checked before the first update.
         """
         epochs = checks.positive_int(epochs, "epochs")
-        plan = self._plan(
+        plan = plan_fit(
+            self,
+            self._intake(),
             x,
             y,
             epochs=epochs,
@@ -356,7 +342,7 @@ class Trainer:
         self.log_keys = plan.log_keys
         self.stop_training = False
         self._discard_leftover_micro_batches()
-        self._skips_at_fit_start, self._skip_warned = self._skips_reported, False
+        self._nonfinite.begin_fit()
         started: list[Callback] = []
         try:
             with self._interrupts.installed():
@@ -375,14 +361,14 @@ class Trainer:
             raise
         self._state = None
         errors = self._end_training(started)
-        self._summarize_skips()
+        self._nonfinite.end_fit()
         if errors:
             for error in errors[1:]:
                 errors[0].add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise errors[0]
         return history
 
-    def _run_epoch(self, plan: _FitPlan) -> dict[str, Any]:
+    def _run_epoch(self, plan: FitPlan) -> dict[str, Any]:
         epoch = self.epoch
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
@@ -420,105 +406,6 @@ class Trainer:
             )
             self._discard_gradients()
 
-    def _plan(
-        self,
-        x: Any,
-        y: Any,
-        *,
-        epochs: int,
-        batch_size: int,
-        shuffle: bool,
-        validation_data: Any,
-        validation_split: float | None,
-        drop_last: bool,
-    ) -> _FitPlan:
-        """Check and prepare everything ``fit`` needs, before the first update."""
-        batch_size = checks.positive_int(batch_size, "batch_size")
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, got {flag!r}.")
-        if validation_split is not None and validation_data is not None:
-            raise ValueError("Pass validation_data or validation_split, not both.")
-        intake = self._intake()
-        train: ArrayLoader | BatchIterable
-        split: tuple[Array, Array] | None = None
-        if y is None:
-            train = self._check_iterable(x, epochs=epochs, validation_split=validation_split)
-        else:
-            xa, ya_given = intake.arrays(x, y, "training data")
-            ya = cast(Array, ya_given)  # targets were given, so targets come back
-            if validation_split is not None:  # already checked with the rest: not again
-                xa, ya_split, (xv, yv) = split_off_validation(xa, ya, validation_split)
-                ya, split = cast(Array, ya_split), (xv, cast(Array, yv))
-            n = int(xa.shape[0])
-            if drop_last and n < batch_size:
-                raise ValueError(
-                    f"With drop_last=True and batch_size={batch_size}, the {n} training samples "
-                    f"make no full batch. Lower batch_size or pass drop_last=False."
-                )
-            if not drop_last and n % batch_size == 1 and n > 1:
-                self._check_single_sample_batch(xa[:1], n, batch_size)
-            train = ArrayLoader(
-                xa,
-                ya,
-                batch_size=batch_size,
-                shuffle=shuffle,
-                backend=self.backend,
-                rng=self.data_rng,
-                drop_last=drop_last,
-            )
-        validation = split
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a pair (x_val, y_val).")
-            xv, yv = intake.arrays(*validation_data, "validation data")
-            validation = (xv, cast(Array, yv))
-        keys = ("loss", *self.metrics)
-        if validation is not None:
-            keys = (*keys, *(f"val_{k}" for k in keys))
-        return _FitPlan(train, validation, batch_size, keys)
-
-    def _check_iterable(
-        self, data: Any, *, epochs: int, validation_split: float | None
-    ) -> BatchIterable:
-        if hasattr(data, "shape"):
-            raise ValueError(
-                "fit() got inputs x but no targets y. Pass fit(x, y, ...), or a batch "
-                "iterable yielding (x_batch, y_batch) pairs as x."
-            )
-        if not isinstance(data, BatchIterable):
-            raise TypeError(
-                f"fit() takes arrays x and y, or a batch iterable yielding (x, y) pairs; got "
-                f"{type(data).__name__} with y=None."
-            )
-        if validation_split is not None:
-            raise ValueError(
-                "validation_split needs in-memory arrays; pass validation_data for a "
-                "batch iterable."
-            )
-        if epochs > 1 and isinstance(data, Iterator):
-            raise TypeError(
-                f"fit(epochs={epochs}) got a one-shot iterator ({type(data).__name__}), which "
-                f"would be exhausted after the first epoch. Pass something that can be "
-                f"iterated again (a list of batches, or an object whose __iter__ starts over), "
-                f"or call fit(..., epochs=1) once per pass."
-            )
-        return data
-
-    def _check_single_sample_batch(self, x1: Array, n: int, batch_size: int) -> None:
-        """Some layers (BatchNorm) cannot train on one sample; find out now, not mid-epoch."""
-        snapshot = StateSnapshot.of(self.model)
-        try:
-            self.model.forward(x1, train=True, rng=self.backend.generator(0))
-        except ShapeError as exc:
-            raise ShapeError(
-                f"With {n} samples and batch_size={batch_size} the last batch holds 1 sample, "
-                f"which the model cannot train on: {exc} Pass fit(..., drop_last=True) or "
-                f"choose another batch_size."
-            ) from exc
-        finally:
-            snapshot.restore()
-
     def _train_epoch(self, data: ArrayLoader | BatchIterable) -> dict[str, float]:
         totals = Totals(self.backend, self.metrics)
         window = Totals(self.backend, {})
@@ -535,8 +422,7 @@ class Trainer:
             if self.batch_step % self.log_every_n_steps == 0:
                 window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
                 logs["loss"] = window_means["loss"]
-                self._check_loss(logs["loss"])
-                self._report_skips(skipped)
+                self._report_nonfinite(logs["loss"], skipped)
                 window = Totals(self.backend, {})
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, logs)
@@ -546,52 +432,12 @@ class Trainer:
             raise ValueError("The training data yielded no batch in this epoch.")
         self._flush_partial_accumulation()
         means, skipped = totals.means(also=self.optimizer.skipped_steps_raw)
-        self._check_loss(means["loss"])
-        self._report_skips(skipped)
+        self._report_nonfinite(means["loss"], skipped)
         return means
 
-    def _check_loss(self, value: float) -> None:
-        if not math.isfinite(value) and not self._warned_nonfinite:
-            self._warned_nonfinite = True
-            guarded = (
-                " Updates with non-finite gradients are skipped (skip_nonfinite=True)."
-                if self.skip_nonfinite
-                else ""
-            )
-            warnings.warn(
-                f"The training loss is {value} at step {self.batch_step}. Lower the learning "
-                "rate, clip gradients (ClipByGlobalNorm), check the data, or add the "
-                f"TerminateOnNaN callback to stop the run.{guarded}",
-                NonFiniteLossWarning,
-                stacklevel=5,
-            )
-
-    def _report_skips(self, skipped: int) -> None:
-        """Warn at the first skipped update of a ``fit``; :meth:`_summarize_skips` adds the
-        total at its end, so a diverged run gives two warnings, not one per log."""
-        if skipped < self._skips_reported:  # the optimizer was bound again: a new count
-            self._skips_reported = self._skips_at_fit_start = 0
-        if skipped > self._skips_reported and not self._skip_warned:
-            self._skip_warned = True
-            warnings.warn(
-                f"{skipped - self._skips_at_fit_start} update(s) skipped by step "
-                f"{self.global_step} because their loss or gradients were NaN or infinite; the "
-                f"weights were left as they were. Check the data and the learning rate, or "
-                f"clip gradients (trainer.skipped_updates counts them).",
-                NonFiniteUpdateWarning,
-                stacklevel=5,
-            )
-            self._skip_warned_at = skipped
-        self._skips_reported = max(self._skips_reported, skipped)
-
-    def _summarize_skips(self) -> None:
-        if self._skip_warned and self._skips_reported > self._skip_warned_at:
-            warnings.warn(
-                f"In all, {self._skips_reported - self._skips_at_fit_start} update(s) of this "
-                f"fit were skipped because their loss or gradients were NaN or infinite.",
-                NonFiniteUpdateWarning,
-                stacklevel=3,
-            )
+    def _report_nonfinite(self, loss: float, skipped: int) -> None:
+        self._nonfinite.loss(loss, step=self.batch_step, guarded=self.skip_nonfinite)
+        self._nonfinite.skips(skipped, step=self.global_step)
 
     # -- evaluate and predict ---------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
@@ -629,6 +475,17 @@ class Trainer:
         return self._intake().arrays(x, y, "data")
 
     def _intake(self) -> DataIntake:
+        """The data path of ``fit``, ``evaluate``, ``predict`` and :meth:`prepare`, after
+        checking that the model is still where this Trainer put it."""
+        moved_to = self.model.backend
+        if moved_to is not self.backend:
+            raise BackendMismatchError(
+                f"The model was moved to the {moved_to.name!r} backend after this Trainer was "
+                f"built on {self.backend.name!r} (model.to(...) behind the Trainer's back), so "
+                f"its data and its optimizer's state are on another backend than its weights. "
+                f"Move it back with model.to({self.backend.name!r}), or build a new Trainer "
+                f"with backend={moved_to.name!r} (the optimizer's state is carried over)."
+            )
         return DataIntake(self.model, self.loss, self.backend, self.dtype)
 
     @property

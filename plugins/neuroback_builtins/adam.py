@@ -79,6 +79,16 @@ class _AdamBase(Optimizer):
         xp = param.backend.xp
         return {"exp_avg": xp.zeros_like(param.value), "exp_avg_sq": xp.zeros_like(param.value)}
 
+    def check_slot(self, slot: str, value: np.ndarray) -> str | None:
+        """``exp_avg_sq`` is a running mean of squared gradients: never negative."""
+        if slot == "exp_avg_sq" and value.size and float(value.min()) < 0:
+            index = tuple(int(i) for i in np.unravel_index(int(value.argmin()), value.shape))
+            return (
+                f"be >= 0 (a running mean of squared gradients, whose square root the update "
+                f"takes), got {float(value.min())!r} at index {index}"
+            )
+        return None
+
     def update(
         self,
         value: Array,

@@ -109,4 +109,3 @@ class ClipByValue(GradientTransform):
 
     def config(self) -> dict[str, Any]:
         return {"max_value": self.max_value}
-
