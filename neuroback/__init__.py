@@ -38,6 +38,7 @@ from .callback import Callback
 from .config import build, to_spec
 from .layer import Backward, Layer, Observer, forward_child, run_backward
 from .loss import Loss
+from .model_file import load, load_metadata, save
 from .optimizer import Optimizer
 from .parameter import Parameter
 from .plugin_system import PluginLoadWarning, get_registry, hookimpl
@@ -83,6 +84,8 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "layers",
+    "load",
+    "load_metadata",
     "load_plugin",
     "losses",
     "metrics",
@@ -90,6 +93,7 @@ __all__ = [
     "register",
     "register_backend",
     "run_backward",
+    "save",
     "schedules",
     "seed",
     "to_spec",

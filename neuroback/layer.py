@@ -28,7 +28,7 @@ from __future__ import annotations
 import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from . import checks
 from .backend import Array, Backend, BackendLike, get_backend
 from .errors import DTypeError, ShapeError
 from .parameter import Parameter
+
+if TYPE_CHECKING:
+    from .weights import LoadResult
 
 __all__ = ["Backward", "Layer", "Observer", "forward_child", "run_backward"]
 
@@ -275,6 +278,29 @@ class Layer(ABC):
                     f"State {name!r} has shape {tuple(target.shape)}, got {tuple(arr.shape)}."
                 )
             target[...] = arr
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host NumPy copies of every parameter and state array, by dotted name (``"0.W"``).
+
+        A parameter shared by two layers (a layer used twice) is listed once, under the
+        name met first. :func:`neuroback.save` writes this with the architecture.
+        """
+        from .weights import state_dict
+
+        return state_dict(self)
+
+    def load_state_dict(self, state: Mapping[str, Any], *, strict: bool = True) -> LoadResult:
+        """Copy a :meth:`state_dict` into this model, in place, after checking all of it.
+
+        Every name (with ``strict``, the names must be exactly this model's), shape, dtype
+        and value (finite) is checked first, and every mismatch is listed in one
+        :class:`~neuroback.errors.StateMismatchError`; a refused state dict changes
+        nothing. Returns the names left out (``missing``, ``unexpected``), which only a
+        non-strict load can have.
+        """
+        from .weights import load_state_dict
+
+        return load_state_dict(self, state, strict=strict)
 
     def num_parameters(self, *, trainable_only: bool = False) -> int:
         """How many scalars the parameters hold (shared parameters counted once)."""

@@ -16,9 +16,12 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["default_rng", "resolve_rng", "seed"]
+__all__ = ["default_rng", "resolve_rng", "seed", "untouched_default_rng"]
 
 _default = np.random.default_rng()
 
@@ -47,3 +50,17 @@ def resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise TypeError(
         f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}."
     )
+
+
+@contextmanager
+def untouched_default_rng() -> Iterator[None]:
+    """Leave the default generator's stream as it was, whatever the block draws from it.
+
+    Loading a model builds its layers, whose initializers draw weights that the file's
+    weights then replace; the caller's seeded stream must not move because of that.
+    """
+    state = _default.bit_generator.state
+    try:
+        yield
+    finally:
+        _default.bit_generator.state = state

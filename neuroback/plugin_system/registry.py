@@ -17,10 +17,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import AmbiguousComponentError, ComponentNotFoundError, PluginError
+from ..errors import (
+    AmbiguousComponentError,
+    ComponentNotFoundError,
+    MissingPluginError,
+    PluginError,
+)
 from .kinds import KINDS, Kind
 
-__all__ = ["RUNTIME_DISTRIBUTION", "Component", "ComponentTable", "PluginInfo", "normalize"]
+__all__ = [
+    "RUNTIME_DISTRIBUTION",
+    "Component",
+    "ComponentTable",
+    "PluginInfo",
+    "install_hint",
+    "normalize",
+]
 
 #: The distribution name of components registered at run time with ``neuroback.register``.
 RUNTIME_DISTRIBUTION = "local"
@@ -29,6 +41,17 @@ RUNTIME_DISTRIBUTION = "local"
 def normalize(distribution: str) -> str:
     """PEP 503 normalization, so ``My_Plugin`` and ``my-plugin`` name the same distribution."""
     return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def install_hint(distribution: str, version: str | None = None) -> str:
+    """What to do about a component of ``distribution`` that is not registered here."""
+    if normalize(distribution) == RUNTIME_DISTRIBUTION:
+        return (
+            "it was registered at run time (neuroback.register) by the program that made "
+            "it; register the same class first"
+        )
+    pinned = f"=={version}" if version and version != "0" else ""
+    return f"install it with: pip install {distribution}{pinned}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,13 @@ class ComponentTable:
             for comp in table.get(plain, []):
                 if normalize(comp.distribution) == normalize(dist):
                     return comp
+            installed = {normalize(c.distribution) for c in self.components()}
+            if normalize(dist) not in installed:
+                raise MissingPluginError(
+                    f"No {info.singular} named {name!r}: it comes from the distribution "
+                    f"{dist!r}, which provides no neuroback plugin here; {install_hint(dist)}. "
+                    + self._not_found(info, name, qualified=True).partition(". ")[2]
+                )
             raise ComponentNotFoundError(self._not_found(info, name, qualified=True))
         entries = table.get(name, [])
         if not entries:

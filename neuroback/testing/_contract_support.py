@@ -58,11 +58,7 @@ def _copy_weights(source: Layer, target: Layer) -> None:
     dst = target.named_parameters()
     if list(src) != list(dst):
         raise _fail(source, "config() rebuilds the same parameters", f"{list(src)} vs {list(dst)}")
-    for name, p in src.items():
-        dst[name].assign(source.backend.to_host(p.value))
-    state = {k: source.backend.to_host(v) for k, v in source.named_state().items()}
-    if state:
-        target.load_state(state)
+    target.load_state_dict(source.state_dict())
 
 
 def _expect(component: Any, error: type[Exception], rule: str, call: Any) -> None:

@@ -46,7 +46,6 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch: int | None = None
         self._best_weights: dict[str, np.ndarray] | None = None
-        self._best_state: dict[str, np.ndarray] | None = None
         self._resumed = False
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -60,17 +59,8 @@ class EarlyStopping(Callback):
         value = self._monitor.value(logs)
         if self._monitor.improved(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                model = trainer.model
-                backend = model.backend
-                self._best_weights = {
-                    k: np.array(backend.to_host(p.value), copy=True)
-                    for k, p in model.named_parameters().items()
-                }
-                self._best_state = {
-                    k: np.array(backend.to_host(v), copy=True)
-                    for k, v in model.named_state().items()
-                }
+            if self.restore_best_weights:  # host copies of the weights and the layer state
+                self._best_weights = trainer.model.state_dict()
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -79,11 +69,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer: Any) -> None:
         if self.restore_best_weights and self._best_weights is not None:
-            params = trainer.model.named_parameters()
-            for name, value in self._best_weights.items():
-                params[name].assign(value)
-            if self._best_state:
-                trainer.model.load_state(self._best_state)
+            trainer.model.load_state_dict(self._best_weights)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -92,7 +78,6 @@ class EarlyStopping(Callback):
             "wait": self.wait,
             "stopped_epoch": self.stopped_epoch,
             "best_weights": self._best_weights,
-            "best_state": self._best_state,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -100,12 +85,9 @@ class EarlyStopping(Callback):
         self.best_epoch = state["best_epoch"]
         self.wait = int(state["wait"])
         self.stopped_epoch = state["stopped_epoch"]
-        weights, model_state = state.get("best_weights"), state.get("best_state")
+        weights = state.get("best_weights")
         self._best_weights = (
             None if weights is None else {k: np.asarray(v) for k, v in weights.items()}
-        )
-        self._best_state = (
-            None if model_state is None else {k: np.asarray(v) for k, v in model_state.items()}
         )
         self._resumed = True
 
