@@ -68,7 +68,7 @@ def write_file(
         **header,
     }
     text = json.dumps(full, allow_nan=False, sort_keys=True)
-    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    arrays = {name: np.asarray(value, order="C") for name, value in tensors.items()}
     data = save(arrays, metadata={HEADER_KEY: text})
     return write_atomically(path, [data])
 

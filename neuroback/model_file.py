@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +100,13 @@ def model_tensors(model: Layer) -> dict[str, Any]:
     return {MODEL_PREFIX + name: value for name, value in model.state_dict().items()}
 
 
-def provenance(tree: Any) -> dict[str, dict[str, str]]:
-    """For every qualified component name in a spec tree: its distribution and version."""
+def provenance(tree: Any, *, names: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+    """For every qualified component name of the specs in ``tree``, and each of ``names``:
+    the distribution that provided it and its version (unregistered names are left out)."""
     registry = get_registry()
     by_name = {c.qualified_name: c for c in registry.components()}
     out: dict[str, dict[str, str]] = {}
-    for qualified in _component_names(tree):
+    for qualified in [*_component_names(tree), *names]:
         comp = by_name.get(qualified)
         if comp is not None:
             out[qualified] = {"distribution": comp.distribution, "version": comp.version}

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import checks
-from .backend import Array, Backend
+from .backend import Array, Backend, BackendLike, get_backend
 from .errors import NotBoundError
 from .layer import Layer
 from .optimizer_state import stage_state
@@ -414,6 +414,34 @@ class Optimizer(ABC):
             self._transform_state = _replace_leaves(self._transform_state, iter(merged))
         count = xp.asarray(self._skipped) if isinstance(self._skipped, int) else self._skipped
         self._skipped = count + bad.astype(np.int64)
+
+    def to(self, backend: BackendLike) -> Optimizer:
+        """Move the optimizer's state (slots, transform state, skip count) to ``backend``.
+
+        Move the model first (``model.to``): the bound parameters must already live
+        there. Returns ``self``.
+        """
+        current = self._require_bound("to")
+        target = get_backend(backend)
+        elsewhere = sorted(n for n, p in self._params.items() if p.backend is not target)
+        if elsewhere:
+            raise ValueError(
+                f"{type(self).__name__}.to({target.name!r}): the bound parameters {elsewhere} "
+                f"live on another backend. Move the model first: model.to({target.name!r})."
+            )
+        if target is current:
+            return self
+
+        def move(value: Any) -> Any:
+            return target.asarray(current.to_host(value)) if _is_array(value) else value
+
+        self._slots = {n: {k: move(v) for k, v in s.items()} for n, s in self._slots.items()}
+        moved = [move(leaf) for leaf in _leaves(self._transform_state)]
+        self._transform_state = _replace_leaves(self._transform_state, iter(moved))
+        if not isinstance(self._skipped, int):
+            self._skipped = int(current.to_host(self._skipped))
+        self._backend = target
+        return self
 
     def zero_grad(self) -> None:
         """Clear the gradients of every bound parameter."""

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from .backend import Array
     from .layer import Layer
 
-__all__ = ["LoadResult", "load_state_dict", "shared_names", "state_dict", "tie_shared"]
+__all__ = [
+    "LoadResult",
+    "check_state_dict",
+    "load_state_dict",
+    "shared_names",
+    "state_dict",
+    "tie_shared",
+]
 
 
 class LoadResult(NamedTuple):
@@ -92,6 +99,29 @@ def load_state_dict(model: Layer, state: Any, *, strict: bool = True) -> LoadRes
     dtypes and finiteness are checked either way. Nothing is written unless everything
     passes.
     """
+    problems, staged, missing, unexpected = _stage(model, state, strict=strict)
+    if problems:
+        raise StateMismatchError(
+            f"Cannot load this state dict into {type(model).__name__} ({len(problems)} "
+            f"problem(s)):\n" + "\n".join(problems) + "\nWas it saved from another "
+            "architecture or dtype? Rebuild the model it came from, or cast the arrays "
+            "(state[name].astype(...)) before loading."
+        )
+    backend = model.backend
+    for obj, host in staged:
+        _array(obj)[...] = backend.asarray(host)
+    return LoadResult(missing, unexpected)
+
+
+def check_state_dict(model: Layer, state: Any) -> list[str]:
+    """The problems a strict :func:`load_state_dict` of ``state`` would report, one per
+    line (an empty list: it would load)."""
+    return _stage(model, state, strict=True)[0]
+
+
+def _stage(
+    model: Layer, state: Any, *, strict: bool
+) -> tuple[list[str], list[tuple[Any, np.ndarray]], list[str], list[str]]:
     if not isinstance(state, Mapping):
         raise StateMismatchError(
             f"A state dict is a mapping of dotted name to array (what model.state_dict() "
@@ -126,17 +156,7 @@ def load_state_dict(model: Layer, state: Any, *, strict: bool = True) -> LoadRes
             problems.append(f"  {name}: holds {bad} NaN or infinite value(s)")
             continue
         staged.append((obj, host))
-    if problems:
-        raise StateMismatchError(
-            f"Cannot load this state dict into {type(model).__name__} ({len(problems)} "
-            f"problem(s)):\n" + "\n".join(problems) + "\nWas it saved from another "
-            "architecture or dtype? Rebuild the model it came from, or cast the arrays "
-            "(state[name].astype(...)) before loading."
-        )
-    backend = model.backend
-    for obj, host in staged:
-        _array(obj)[...] = backend.asarray(host)
-    return LoadResult(missing, unexpected)
+    return problems, staged, missing, unexpected
 
 
 def tie_shared(model: Layer, aliases: Mapping[str, str]) -> None:

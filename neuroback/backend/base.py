@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -75,6 +75,23 @@ class Backend(ABC):
     def generator(self, seed: int | None = None) -> Any:
         """A fresh random generator living on this backend (for dropout masks and the like)."""
         return self.xp.random.default_rng(seed)
+
+    def generator_state(self, generator: Any) -> dict[str, Any] | None:
+        """The state of a :meth:`generator` as JSON values, or ``None`` where the backend's
+        generators expose none (CuPy's), so a checkpoint cannot restore its stream."""
+        bit_generator = getattr(generator, "bit_generator", None)
+        state = getattr(bit_generator, "state", None)
+        return dict(state) if isinstance(state, dict) else None
+
+    def set_generator_state(self, generator: Any, state: Mapping[str, Any]) -> None:
+        """Put back a state :meth:`generator_state` returned."""
+        try:
+            generator.bit_generator.state = dict(state)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Cannot restore the random generator's state on the {self.name!r} backend: "
+                f"{exc}. Was the checkpoint written with another generator?"
+            ) from None
 
     def synchronize(self) -> None:  # noqa: B027 - deliberately a no-op on the CPU
         """Wait until queued device work has finished (a no-op on the CPU)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import FrameType
 from typing import Any
 
@@ -97,6 +97,20 @@ class StateSnapshot:
     @classmethod
     def of(cls, model: Layer) -> StateSnapshot:
         return cls(model.named_state())
+
+    @classmethod
+    def from_copies(
+        cls, state: dict[str, Array], copies: Mapping[str, Any], backend: Backend
+    ) -> StateSnapshot:
+        """A snapshot whose copies were saved earlier (``copies``: host arrays by name)."""
+        snapshot = cls.__new__(cls)
+        snapshot._state = state
+        snapshot._copies = {k: backend.asarray(copies[k]) for k in state}
+        return snapshot
+
+    def host_copies(self, backend: Backend) -> dict[str, Any]:
+        """The copies, as host arrays (for a checkpoint)."""
+        return {k: backend.to_host(v).copy() for k, v in self._copies.items()}
 
     def restore(self) -> None:
         """Write the copies back, in place."""

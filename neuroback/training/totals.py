@@ -54,5 +54,28 @@ class Totals:
         means = {k: float(host[i]) / count for i, k in enumerate(names)}
         return means, (int(extra) if host_extra else int(host[-1]))
 
+    def clear(self) -> None:
+        """Start again from zero (the log window after each log)."""
+        zero = self._backend.xp.zeros((), dtype=np.float64)
+        self._sums = dict.fromkeys(self._sums, zero)
+        self.count = 0
+
+    def state(self) -> dict[str, Any]:
+        """Host copies of the sums (0-d float64 arrays) and the count, for a checkpoint."""
+        backend = self._backend
+        sums = {k: np.array(backend.to_host(v), dtype=np.float64) for k, v in self._sums.items()}
+        return {"sums": sums, "count": self.count}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` (the same names; checked by the caller)."""
+        backend = self._backend
+        self._sums = {
+            k: backend.asarray(np.asarray(state["sums"][k], dtype=np.float64)) for k in self._sums
+        }
+        self.count = int(state["count"])
+
+    def names(self) -> list[str]:
+        return list(self._sums)
+
     def loss_sum(self) -> Any:
         return self._sums["loss"]

@@ -22,8 +22,10 @@ the host only every ``log_every_n_steps`` steps and at the end of each epoch.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,6 +39,7 @@ from ..layer import Layer, run_backward
 from ..loss import Loss
 from ..optimizer import Optimizer
 from .atomic import InterruptGuard, StateSnapshot
+from .checkpoint import ResumePoint, restore_checkpoint, save_checkpoint
 from .components import Metric, check_callbacks, check_metrics, resolve_metric
 from .data import ArrayLoader, BatchIterable
 from .fit_plan import FitPlan, plan_fit
@@ -170,6 +173,10 @@ class Trainer:
         #: The model's state arrays, listed once per ``fit`` (None outside one).
         self._state: dict[str, Array] | None = None
         self._window_losses: list[Array] = []  # the losses of this update's micro-batches
+        # inside an epoch of fit: its sums so far and its loader (what a checkpoint records)
+        self._epoch_totals: Totals | None = None
+        self._log_totals: Totals | None = None
+        self._loader: ArrayLoader | None = None
         self._nonfinite = NonFiniteReporter()
 
     # -- binding -----------------------------------------------------------------------
@@ -186,17 +193,15 @@ class Trainer:
 
     def _bind_optimizer(self, model: Layer, target: Backend) -> None:
         """Bind after the move; an optimizer already holding state for this model keeps it
-        (its slots are carried over to the new backend)."""
+        (its state moves to the new backend with ``Optimizer.to``)."""
         opt = self.optimizer
         same_params = opt.bound and list(opt.params.values()) == list(
             model.named_parameters().values()
         )
-        if same_params and opt.backend is target:
-            return
-        carried = opt.state_dict() if same_params and opt.step_count > 0 else None
-        opt.bind(model)
-        if carried is not None:
-            opt.load_state_dict(carried)
+        if same_params:
+            opt.to(target)
+        else:
+            opt.bind(model)
 
     # -- the hot path -------------------------------------------------------------------
     def train_step(self, xb: Array, yb: Array) -> StepResult:
@@ -294,6 +299,24 @@ class Trainer:
             self._discard_gradients()
             raise
 
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write everything needed to resume this run exactly to one file, atomically.
+
+        The model, the optimizer state (its transforms' included), the generators (data
+        order, dropout), the counters, the position inside the current epoch (with its
+        shuffle order and its loss and metric sums so far), the gradients of an unfinished
+        accumulation window, every callback's ``state_dict()``, and the History. Call it
+        from a callback (``on_batch_end``, ``on_epoch_end``: see ``ModelCheckpoint``) or
+        between ``fit`` calls; resume with ``fit(..., resume_from=path)``. The file at
+        ``path`` is replaced only once the new one is complete. Returns the path.
+        """
+        return save_checkpoint(self, path)
+
+    @property
+    def pending_micro_batches(self) -> int:
+        """Micro-batches whose gradients wait for their update (0 right after an update)."""
+        return self._micro
+
     @property
     def skipped_updates(self) -> int:
         """Updates skipped so far because their loss or gradients were NaN or infinite (a
@@ -312,6 +335,7 @@ class Trainer:
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float | None = None,
         drop_last: bool = False,
+        resume_from: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train for ``epochs`` epochs and return their :class:`History`.
 
@@ -320,6 +344,11 @@ class Trainer:
         ``validation_split`` holds out the *last* fraction of the arrays (before
         shuffling). ``drop_last`` skips a final batch smaller than ``batch_size``.
         Everything that can be checked is checked before the first update.
+
+        ``resume_from`` names a checkpoint (:meth:`save_checkpoint`, ``ModelCheckpoint``)
+        to continue from, exactly where it was taken; ``epochs`` then counts the epochs
+        *in total*, those before the checkpoint included, and the History returned holds
+        them all. Pass the same data and arguments as the interrupted run.
         """
         epochs = checks.positive_int(epochs, "epochs")
         plan = plan_fit(
@@ -334,14 +363,22 @@ class Trainer:
             validation_split=validation_split,
             drop_last=drop_last,
         )
-        self.history = history = History()
-        #: The epoch index at which this ``fit`` call will end (for progress displays).
-        self.epochs_total = self.epoch + epochs
+        self._discard_leftover_micro_batches()
+        resumed: ResumePoint | None = None
+        if resume_from is not None:
+            resumed = restore_checkpoint(self, resume_from, plan.train)
+            history = self.history
+            to_run = max(epochs - self.epoch, 0)
+            self.epochs_total = self.epoch + to_run
+        else:
+            self.history = history = History()
+            to_run = epochs
+            #: The epoch index at which this ``fit`` call will end (for progress displays).
+            self.epochs_total = self.epoch + epochs
         #: Batches per epoch, or None for a batch iterable without ``len()``.
         self.batches_per_epoch = _length(plan.train)
         self.log_keys = plan.log_keys
         self.stop_training = False
-        self._discard_leftover_micro_batches()
         self._nonfinite.begin_fit()
         started: list[Callback] = []
         try:
@@ -350,16 +387,17 @@ class Trainer:
                     cb.on_train_begin(self)
                     started.append(cb)
                 self._state = self.model.named_state()
-                for _ in range(epochs):
-                    history.append(self._run_epoch(plan))
+                for _ in range(to_run):
+                    self._run_epoch(plan, history, resumed)
+                    resumed = None
                     if self.stop_training:
                         break
         except BaseException as exc:
-            self._state = None
+            self._end_fit_context()
             for error in self._end_training(started):
                 exc.add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise
-        self._state = None
+        self._end_fit_context()
         errors = self._end_training(started)
         self._nonfinite.end_fit()
         if errors:
@@ -368,11 +406,18 @@ class Trainer:
             raise errors[0]
         return history
 
-    def _run_epoch(self, plan: FitPlan) -> dict[str, Any]:
+    def _end_fit_context(self) -> None:
+        self._state = None
+        self._loader = None
+        self._epoch_totals = self._log_totals = None
+
+    def _run_epoch(self, plan: FitPlan, history: History, resumed: ResumePoint | None) -> None:
+        """One epoch (or the rest of a resumed one); its row joins ``history`` before
+        ``on_epoch_end``, so a checkpoint written there holds it."""
         epoch = self.epoch
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
-        logs = self._train_epoch(plan.train)
+        logs = self._train_epoch(plan.train, resumed)
         if plan.validation is not None:
             val = self._evaluate_arrays(*plan.validation, batch_size=max(plan.batch_size, 256))
             val_logs = {f"val_{k}": v for k, v in val.items()}
@@ -381,9 +426,9 @@ class Trainer:
             logs.update(val_logs)
         row = {"epoch": epoch, **logs}
         self.epoch += 1
+        history.append(row)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, row)
-        return row
 
     def _end_training(self, started: list[Callback]) -> list[BaseException]:
         """Every started callback's ``on_train_end`` runs, even after one raised."""
@@ -406,9 +451,16 @@ class Trainer:
             )
             self._discard_gradients()
 
-    def _train_epoch(self, data: ArrayLoader | BatchIterable) -> dict[str, float]:
-        totals = Totals(self.backend, self.metrics)
-        window = Totals(self.backend, {})
+    def _train_epoch(
+        self, data: ArrayLoader | BatchIterable, resumed: ResumePoint | None = None
+    ) -> dict[str, float]:
+        if resumed is not None and resumed.totals is not None:  # the rest of a resumed epoch
+            totals, window = resumed.totals
+        else:
+            totals, window = Totals(self.backend, self.metrics), Totals(self.backend, {})
+        # what a checkpoint taken inside this epoch records (its sums so far, the position)
+        self._epoch_totals, self._log_totals = totals, window
+        self._loader = data if isinstance(data, ArrayLoader) else None
         batches = data.epoch() if isinstance(data, ArrayLoader) else self._intake().batches(data)
         for xb, yb in batches:
             step = self.batch_step  # this batch's index in the run, for both batch hooks
@@ -423,11 +475,13 @@ class Trainer:
                 window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
                 logs["loss"] = window_means["loss"]
                 self._report_nonfinite(logs["loss"], skipped)
-                window = Totals(self.backend, {})
+                window.clear()
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, logs)
             if self.stop_training:
                 break
+        self._epoch_totals = self._log_totals = None
+        self._loader = None
         if totals.count == 0:
             raise ValueError("The training data yielded no batch in this epoch.")
         self._flush_partial_accumulation()

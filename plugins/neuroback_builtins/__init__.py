@@ -17,6 +17,7 @@ from .callbacks import (
     EarlyStopping,
     GradientFlowMonitor,
     LearningRateScheduler,
+    ModelCheckpoint,
     ProgressBar,
     ReduceLROnPlateau,
     TerminateOnNaN,
@@ -53,6 +54,7 @@ __all__ = [
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "ModelCheckpoint",
     "ProgressBar",
     "ReLU",
     "ReduceLROnPlateau",
@@ -118,6 +120,7 @@ def neuroback_register_callbacks(register):  # type: ignore[no-untyped-def]
     register(EarlyStopping)
     register(GradientFlowMonitor)
     register(LearningRateScheduler)
+    register(ModelCheckpoint)
     register(ReduceLROnPlateau)
     register(TerminateOnNaN)
     register(CSVLogger)
