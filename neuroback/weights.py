@@ -113,14 +113,14 @@ def load_state_dict(model: Layer, state: Any, *, strict: bool = True) -> LoadRes
     return LoadResult(missing, unexpected)
 
 
-def check_state_dict(model: Layer, state: Any) -> list[str]:
+def check_state_dict(model: Layer, state: Any, *, source: str = "the state dict") -> list[str]:
     """The problems a strict :func:`load_state_dict` of ``state`` would report, one per
-    line (an empty list: it would load)."""
-    return _stage(model, state, strict=True)[0]
+    line (an empty list: it would load); ``source`` names where ``state`` came from."""
+    return _stage(model, state, strict=True, source=source)[0]
 
 
 def _stage(
-    model: Layer, state: Any, *, strict: bool
+    model: Layer, state: Any, *, strict: bool, source: str = "the state dict"
 ) -> tuple[list[str], list[tuple[Any, np.ndarray]], list[str], list[str]]:
     if not isinstance(state, Mapping):
         raise StateMismatchError(
@@ -133,7 +133,7 @@ def _stage(
     unexpected = sorted(str(k) for k in given if k not in objects)
     problems: list[str] = []
     if strict:
-        problems += [f"  {name}: missing from the state dict" for name in missing]
+        problems += [f"  {name}: missing from {source}" for name in missing]
         problems += [f"  {name}: not in this model" for name in unexpected]
     staged: list[tuple[Any, np.ndarray]] = []
     for name, obj in objects.items():

@@ -158,9 +158,9 @@ def restore_checkpoint(
         raise FileFormatError(
             f"{path} is damaged: its training state is malformed ({exc})."
         ) from None
-    _check_identity(trainer, header.get("identity"), path)
     weights = {k[len(MODEL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
     _check_architecture(trainer, header.get("architecture"), weights, path)
+    _check_identity(trainer, header.get("identity"), path)
     if state.get("in_epoch") and not isinstance(data, ArrayLoader):
         raise StateMismatchError(
             f"{path} was written inside epoch {state.get('epoch')} (after batch step "
@@ -273,7 +273,7 @@ def _check_architecture(
 ) -> None:
     from ..weights import check_state_dict
 
-    problems = check_state_dict(trainer.model, weights)
+    problems = check_state_dict(trainer.model, weights, source="the checkpoint")
     if problems:
         raise StateMismatchError(
             f"{path} holds another architecture than this Trainer's model "
