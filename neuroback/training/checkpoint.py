@@ -60,6 +60,8 @@ class ResumePoint:
 
     #: The epoch's totals and the log window's, if the checkpoint was taken inside an epoch.
     totals: tuple[Totals, Totals] | None
+    #: Whether the run had been asked to stop (``trainer.stop_training``) when it was saved.
+    stopped: bool = False
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -111,6 +113,7 @@ def capture(trainer: Trainer) -> dict[str, Any]:
             else None
         ),
         "pending": pending,
+        "stop_training": bool(trainer.stop_training),
         "callbacks": [cb.state_dict() for cb in trainer.callbacks],
         "history": [dict(row) for row in trainer.history.epochs],
     }
@@ -216,6 +219,7 @@ def _apply(
         trainer._micro = _count(pending["micro"], "micro")
     if restoring:
         return ResumePoint(None)
+    stopped = state.get("stop_training") is True
     if state["in_epoch"]:
         loader = cast(ArrayLoader, data)  # checked by restore_checkpoint
         loader.load_state_dict(state["loader"])
@@ -228,10 +232,8 @@ def _apply(
                     f"logs {sorted(totals.names())}."
                 )
             totals.load(saved)
-        return ResumePoint((epoch_totals, log_totals))
-    if isinstance(data, ArrayLoader):
-        data.rng.bit_generator.state = state["data_rng"]
-    return ResumePoint(None)
+        return ResumePoint((epoch_totals, log_totals), stopped)
+    return ResumePoint(None, stopped)
 
 
 def _count(value: Any, what: str) -> int:

@@ -368,7 +368,8 @@ class Trainer:
         if resume_from is not None:
             resumed = restore_checkpoint(self, resume_from, plan.train)
             history = self.history
-            to_run = max(epochs - self.epoch, 0)
+            # a run that had been asked to stop (EarlyStopping) stays stopped
+            to_run = 0 if resumed.stopped else max(epochs - self.epoch, 0)
             self.epochs_total = self.epoch + to_run
         else:
             self.history = history = History()

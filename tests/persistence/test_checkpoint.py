@@ -140,6 +140,26 @@ def test_a_run_that_is_already_done_trains_no_further(tmp_path) -> None:
     assert len(history) == 3 and again.epoch == 3 and again.global_step == trainer.global_step
 
 
+def test_a_run_stopped_by_early_stopping_stays_stopped(tmp_path) -> None:
+    class SaveWhenStopped(nb.Callback):
+        def on_epoch_end(self, trainer: Any, epoch: int, logs: Any) -> None:
+            if trainer.stop_training:
+                trainer.save_checkpoint(tmp_path / "c.safetensors")
+
+    def build() -> nb.Trainer:
+        nb.seed(0)
+        stopper = nb.callbacks.EarlyStopping("loss", patience=1, min_delta=10.0)
+        model = nb.Sequential(nb.layers.Dense(4, 3))
+        return nb.Trainer(model, "MSE", "SGD", callbacks=[stopper, SaveWhenStopped()])
+
+    stopped = build()
+    history = stopped.fit(X, Y, epochs=5, batch_size=10)
+    assert len(history) == 2  # the second epoch does not improve by 10: it stops there
+    resumed = build()
+    again = resumed.fit(X, Y, epochs=5, batch_size=10, resume_from=tmp_path / "c.safetensors")
+    assert again.epochs == history.epochs and resumed.global_step == stopped.global_step
+
+
 def test_the_model_loads_out_of_a_checkpoint(tmp_path, reference) -> None:
     path = reference.save_checkpoint(tmp_path / "c.safetensors")
     model = nb.load(path)
@@ -192,7 +212,8 @@ def _other_architecture() -> nb.Trainer:
     [
         (
             _other_architecture,
-            r"(?s)another architecture .*\n  3\.W: missing from the checkpoint\n.*4\.W: not in this "
+            r"(?s)another architecture .*\n  3\.W: missing from the checkpoint\n"
+            r".*4\.W: not in this "
             r"model\n.*0\.W: expected shape \(4, 8\) float64, got shape \(4, 16\)",
         ),
         (
