@@ -21,7 +21,6 @@ what was found; no error of a library underneath escapes.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -90,10 +89,12 @@ def read_file(
     """
     from safetensors.numpy import load
 
-    with _open(path) as f:
+    with _open(path) as f:  # the header is checked before the arrays are read
+        size = os.fstat(f.fileno()).st_size
+        raw = _raw_header(f, size, path)
+        header = _neuroback_header(raw, path, kind)
+        f.seek(0)
         data = f.read()
-    raw = _raw_header(io.BytesIO(data), len(data), path)
-    header = _neuroback_header(raw, path, kind)
     try:
         tensors = load(data)
     except Exception as exc:  # the library's own errors: a damaged or truncated file
@@ -134,7 +135,7 @@ def _raw_header(f: Any, size: int, path: Any) -> dict[str, Any]:
     text = f.read(length)
     try:
         header = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise FileFormatError(
             f"{path} is not a neuroback file (its header is not the JSON a safetensors file "
             f"starts with)."
@@ -152,7 +153,8 @@ def _raw_header(f: Any, size: int, path: Any) -> dict[str, Any]:
 def _check_entry(name: str, entry: Any, data_size: int, path: Any) -> None:
     ok = (
         isinstance(entry, dict)
-        and entry.get("dtype") in _WIDTHS
+        and isinstance(entry.get("dtype"), str)
+        and entry["dtype"] in _WIDTHS
         and isinstance(entry.get("shape"), list)
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in entry["shape"])
         and isinstance(entry.get("data_offsets"), list)
@@ -185,7 +187,7 @@ def _neuroback_header(raw: dict[str, Any], path: Any, kind: str | None) -> dict[
         )
     try:
         header = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FileFormatError(f"{path} is damaged: neuroback's header is not valid JSON.") from None
     if not isinstance(header, dict) or header.get("format") != "neuroback":
         raise FileFormatError(f"{path} is damaged: neuroback's header is not a neuroback header.")

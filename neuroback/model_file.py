@@ -35,11 +35,11 @@ from typing import Any
 
 from .backend import BackendLike, configured_backend, get_backend, use_backend
 from .config import build, to_spec
-from .errors import ComponentNotFoundError, FileFormatError, MissingPluginError
+from .errors import FileFormatError, MissingPluginError
 from .file_format import read_file, read_header, write_file
 from .layer import Layer
 from .plugin_system import get_registry
-from .plugin_system.registry import install_hint
+from .plugin_system.registry import install_hint, normalize
 from .rng import untouched_default_rng
 from .weights import shared_names, tie_shared
 
@@ -126,9 +126,9 @@ def build_model(
     try:
         with use_backend(target), untouched_default_rng():
             model = build("layers", architecture)
-    except ComponentNotFoundError as exc:
+    except MissingPluginError as exc:
         raise MissingPluginError(f"{path} needs a component that is not installed: {exc}") from None
-    except Exception as exc:  # a damaged architecture makes a constructor fail in any way
+    except Exception as exc:  # a component of another kind, a damaged config: any error
         raise FileFormatError(
             f"{path}: its architecture cannot be rebuilt ({type(exc).__name__}: {exc})."
         ) from None
@@ -156,8 +156,9 @@ def check_plugins(header: Mapping[str, Any], path: Any) -> None:
     recorded = header.get("provenance", {})
     if not isinstance(recorded, dict):
         raise FileFormatError(f"{path} is damaged: its provenance is not a JSON object.")
-    registry = get_registry()
-    known = {c.qualified_name for c in registry.components()}
+    components = get_registry().components()
+    known = {c.qualified_name for c in components}
+    installed = {normalize(c.distribution): c.version for c in components}
     missing = sorted(set(_component_names(header.get("architecture"))) - known)
     if not missing:
         return
@@ -166,7 +167,15 @@ def check_plugins(header: Mapping[str, Any], path: Any) -> None:
         dist = qualified.rpartition(":")[0]
         info = recorded.get(qualified)
         version = info.get("version") if isinstance(info, dict) else None
-        lines.append(f"  {qualified}: {install_hint(dist, version)}")
+        if normalize(dist) in installed:  # the plugin is here, in a version without it
+            pinned = f"=={version}" if isinstance(version, str) and version != "0" else ""
+            lines.append(
+                f"  {qualified}: the installed {dist} {installed[normalize(dist)]} has no such "
+                f"component; install the version that wrote the file: pip install "
+                f"{dist}{pinned}"
+            )
+        else:
+            lines.append(f"  {qualified}: {install_hint(dist, version)}")
     raise MissingPluginError(
         f"{path} needs {len(missing)} component(s) that are not installed here:\n"
         + "\n".join(lines)

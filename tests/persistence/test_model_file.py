@@ -328,3 +328,28 @@ def test_nothing_in_neuroback_pickles() -> None:
                         f"{source}:{node.lineno} calls numpy.load without allow_pickle=False"
                     )
     assert not offenders, offenders
+
+
+def test_a_component_the_installed_plugin_lacks_or_of_another_kind(tmp_path) -> None:
+    path = nb.save(_mlp(), tmp_path / "m.safetensors")
+
+    def use(spec: dict[str, Any], recorded: dict[str, Any]) -> None:
+        def edit(header: dict[str, Any]) -> None:
+            header["architecture"]["config"]["layers"][2] = spec
+            header["provenance"].update(recorded)
+
+        _rewrite(path, edit)
+
+    use(
+        {"type": "neuroback:Swish"},
+        {"neuroback:Swish": {"distribution": "neuroback", "version": "9.1"}},
+    )
+    with pytest.raises(
+        MissingPluginError,
+        match=r"neuroback:Swish: the installed neuroback .* has no such component; install the "
+        r"version that wrote the file: pip install neuroback==9\.1",
+    ):
+        nb.load(path)
+    use({"type": "neuroback:Adam", "config": {}}, {})
+    with pytest.raises(FileFormatError, match=r"architecture cannot be rebuilt .*No layer named"):
+        nb.load(path)
