@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..backend import Backend
-from ..errors import ConfigError, FileFormatError, StateMismatchError
+from ..errors import ConfigError, FileFormatError, NeurobackError, StateMismatchError
 from ..file_format import read_file, write_file
 from ..model_file import MODEL_PREFIX, check_plugins, model_header, model_tensors, provenance
 from ..plugin_system import get_registry
@@ -176,9 +176,15 @@ def restore_checkpoint(
     before_weights = trainer.model.state_dict()
     try:
         return _apply(trainer, state, weights, data)
-    except BaseException:
+    except BaseException as exc:
         _apply(trainer, before, before_weights, data, restoring=True)
-        raise
+        if isinstance(exc, NeurobackError) or not isinstance(exc, Exception):
+            raise
+        # a part of the training state that its owner refused: the file is damaged
+        raise FileFormatError(
+            f"{path} is damaged: its training state cannot be applied ({type(exc).__name__}: "
+            f"{exc}). Nothing was changed."
+        ) from exc
 
 
 def _apply(
@@ -222,7 +228,14 @@ def _apply(
     stopped = state.get("stop_training") is True
     if state["in_epoch"]:
         loader = cast(ArrayLoader, data)  # checked by restore_checkpoint
-        loader.load_state_dict(state["loader"])
+        try:
+            loader.load_state_dict(state["loader"])
+        except ValueError as exc:
+            raise StateMismatchError(
+                f"The checkpoint's position in the data does not fit the data given: {exc} "
+                f"Resume with the data (and batch_size, shuffle, drop_last) of the interrupted "
+                f"run."
+            ) from None
         epoch_totals, log_totals = Totals(backend, trainer.metrics), Totals(backend, {})
         saved_epoch, saved_log = state["totals"]
         for totals, saved in ((epoch_totals, saved_epoch), (log_totals, saved_log)):
