@@ -86,15 +86,14 @@ def check_layer(layer: Layer, x: Any, *, rtol: float = 1e-5, seed: int = 0) -> N
     check_layer_gradients(layer, host_x, mode=mode, rtol=rtol, seed=seed)
 
     # 2. two forwards before a backward
-    saved_state = {k: backend.to_host(v).copy() for k, v in layer.named_state().items()}
+    saved = layer.state_dict()  # weights and state, put back after each probe
     y_probe, _ = layer.forward(xb, train=True, rng=gen(seed))
     dy = backend.asarray(np.random.default_rng(seed).standard_normal(tuple(y_probe.shape)))
     x_other = xb * 0.5 + 0.25
 
     def restore() -> None:
         layer.zero_grad()
-        if saved_state:
-            layer.load_state(saved_state)
+        layer.load_state_dict(saved)
 
     restore()
     _, back = layer.forward(xb, train=True, rng=gen(seed))
@@ -217,7 +216,7 @@ def check_layer(layer: Layer, x: Any, *, rtol: float = 1e-5, seed: int = 0) -> N
     y_inf = layer(xb)
     after = {k: backend.to_host(v) for k, v in layer.named_state().items()}
     for name, value in after.items():
-        if not np.array_equal(value, saved_state[name]):
+        if not np.array_equal(value, saved[name]):
             raise _fail(layer, "inference leaves the state alone", f"state {name} changed")
     y_eval, _ = layer.forward(xb, train=False)
     if not np.array_equal(backend.to_host(y_inf), backend.to_host(y_eval)):
