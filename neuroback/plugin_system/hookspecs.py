@@ -67,3 +67,9 @@ def neuroback_register_metrics(register: Register) -> None:
 @hookspec
 def neuroback_register_schedules(register: Register) -> None:
     """Register :class:`~neuroback.Schedule` subclasses (learning-rate factors ``s(t)``)."""
+
+
+@hookspec
+def neuroback_register_commands(register: Register) -> None:
+    """Register ``neuroback`` subcommands: click commands (``@click.command()`` objects),
+    named by their click name (``neuroback my-command``)."""

@@ -1,10 +1,10 @@
 """The kinds of component a plugin can register, and what each must be.
 
-Every kind but one is a class hierarchy: a layer is a subclass of
-:class:`neuroback.Layer`, a schedule a subclass of :class:`neuroback.Schedule`, and so
-on. Metrics are the exception: a metric is a plain function (or a callable instance)
-``metric(pred, target) -> 0-d array``, never a class. :func:`kind_of` applies these
-rules to whatever :func:`neuroback.register` is given.
+Most kinds are class hierarchies: a layer is a subclass of :class:`neuroback.Layer`, a
+schedule a subclass of :class:`neuroback.Schedule`, and so on. Two are not: a metric is a
+plain function (or a callable instance) ``metric(pred, target) -> 0-d array``, never a
+class, and a command (a ``neuroback`` subcommand) is a click command *instance*.
+:func:`kind_of` applies these rules to whatever :func:`neuroback.register` is given.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ class Kind:
     hook: str
     #: Dotted path of the required base class, or "" for metrics (non-class callables).
     base: str
+    #: Whether the registered objects are *instances* of ``base`` (command-line commands,
+    #: click commands) rather than subclasses of it.
+    instances: bool = False
 
     def base_class(self) -> type | None:
         if not self.base:
@@ -60,6 +63,13 @@ KINDS: dict[str, Kind] = {
         Kind(
             "schedules", "schedule", "neuroback_register_schedules", "neuroback.schedule.Schedule"
         ),
+        Kind(
+            "commands",
+            "command",
+            "neuroback_register_commands",
+            "click.core.Command",
+            instances=True,
+        ),
     )
 }
 
@@ -73,7 +83,7 @@ def class_bases_text() -> str:
     return ", ".join(
         f"{_public_name(base)} ({kind.name})"
         for kind in KINDS.values()
-        if (base := kind.base_class()) is not None
+        if not kind.instances and (base := kind.base_class()) is not None
     )
 
 
@@ -83,7 +93,7 @@ def instance_kind(obj: object) -> Kind | None:
         return None
     for kind in KINDS.values():
         base = kind.base_class()
-        if base is not None and isinstance(obj, base):
+        if not kind.instances and base is not None and isinstance(obj, base):
             return kind
     return None
 
@@ -106,11 +116,16 @@ def kind_of(obj: object) -> Kind:
     component class (a ``Dense(2, 3)`` is callable, but the class is what is registered).
     Anything else is a :class:`TypeError`.
     """
+    for kind in KINDS.values():  # kinds of instances: a click command is registered as is
+        if kind.instances and isinstance(obj, kind.base_class() or ()):
+            return kind
     if isinstance(obj, type):
         matches = [
             kind
             for kind in KINDS.values()
-            if (base := kind.base_class()) is not None and issubclass(obj, base)
+            if not kind.instances
+            and (base := kind.base_class()) is not None
+            and issubclass(obj, base)
         ]
         if len(matches) == 1:
             return matches[0]

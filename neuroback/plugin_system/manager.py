@@ -262,7 +262,15 @@ class PluginRegistry:
         shadow: bool = False,
     ) -> Component:
         base = kind.base_class()
-        if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
+        if kind.instances:
+            if base is None or not isinstance(obj, base):
+                raise PluginError(
+                    f"{distribution} registered {obj!r} as a {kind.singular}, but it is not a "
+                    f"click command: decorate a function with @click.command() and register "
+                    f"what the decorator returns."
+                )
+            name = name if name is not None else obj.name
+        elif base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
             raise PluginError(
                 f"{distribution} registered {obj!r} as a {kind.singular}, but it is not a "
                 f"subclass of {base.__module__.split('.')[0]}.{base.__name__}."

@@ -12,7 +12,8 @@ Distributions built here:
 ``nb-demo-good`` 1.2.3
     one component of every kind: the layer ``Swish`` (also aliased ``SiLU``), the
     loss ``MAE``, the optimizer ``SignSGD``, the transform ``ScaleGrads``, the
-    callback ``CountEpochs``, the metric ``mean_abs_error`` and the schedule ``Halving``.
+    callback ``CountEpochs``, the metric ``mean_abs_error``, the schedule ``Halving`` and
+    the command ``demo-hello``.
 ``nb-demo-other`` 0.4.0
     a second ``Swish`` (same plain name as nb-demo-good's) and a unique ``Mish``;
     its entry point names a sub-module (``nb_demo_other.hooks``).
@@ -60,6 +61,7 @@ GOOD_COMPONENTS = {
     "callbacks": {"CountEpochs"},
     "metrics": {"mean_abs_error"},
     "schedules": {"Halving"},
+    "commands": {"demo-hello"},
 }
 #: What the built-ins register at least (others may be added over time).
 BUILTIN_COMPONENTS = {
@@ -71,6 +73,7 @@ BUILTIN_COMPONENTS = {
 _GOOD_SOURCE = '''
 """nb-demo-good: one component of every kind."""
 
+import click
 import numpy as np
 
 import neuroback
@@ -189,6 +192,18 @@ def neuroback_register_metrics(register):
 @neuroback.hookimpl
 def neuroback_register_schedules(register):
     register(Halving)
+
+
+@click.command(name="demo-hello")
+@click.option("--name", default="world")
+def demo_hello(name):
+    """Greet, to show that a plugin adds a subcommand."""
+    click.echo(f"hello {name} from nb-demo-good")
+
+
+@neuroback.hookimpl
+def neuroback_register_commands(register):
+    register(demo_hello)
 '''
 
 _OTHER_LAYERS = '''

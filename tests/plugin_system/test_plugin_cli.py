@@ -28,6 +28,7 @@ GOOD_COMPONENTS = {
     "callbacks": ["CountEpochs"],
     "metrics": ["mean_abs_error"],
     "schedules": ["Halving"],
+    "commands": ["demo-hello"],
 }
 VERSION = importlib.metadata.version("neuroback")
 
@@ -174,3 +175,12 @@ def test_main_lists_runtime_components(use_global_registry, capsys):
 def test_no_command_prints_help(capsys):
     assert neuroback.cli.main([]) == 2
     assert "plugins" in capsys.readouterr().out
+
+
+def test_a_plugin_adds_a_subcommand(plugin_site, run_subprocess):
+    proc = run_subprocess(
+        [sys.executable, "-m", "neuroback", "demo-hello", "--name", "Ada"], site=plugin_site
+    )
+    assert proc.stdout.strip() == "hello Ada from nb-demo-good"
+    listing = run_subprocess([sys.executable, "-m", "neuroback", "--help"], site=plugin_site)
+    assert "demo-hello" in listing.stdout and "Greet, to show" in listing.stdout

@@ -78,11 +78,13 @@ def test_finds_builtins_and_installed_plugins(make_registry):
         "callbacks": {"CountEpochs"},
         "metrics": {"mean_abs_error"},
         "schedules": {"Halving"},
+        "commands": {"demo-hello"},
     }
     for comp in good.components:
         assert (comp.distribution, comp.version) == ("nb-demo-good", "1.2.3")
         assert comp.qualified_name == f"nb-demo-good:{comp.name}"
-        assert comp.obj is getattr(nb_demo_good, comp.obj.__name__)
+        attribute = comp.obj.callback.__name__ if comp.kind == "commands" else comp.obj.__name__
+        assert comp.obj is getattr(nb_demo_good, attribute)
 
     other = plugins["nb-demo-other"]
     assert (other.version, other.entry_point) == ("0.4.0", "other = nb_demo_other.hooks")

@@ -1,0 +1,90 @@
+"""``neuroback train``: train from a config (by default, the main job on the digits)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+__all__ = ["train"]
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--output-dir",
+    "-o",
+    default="neuroback-run",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where model.safetensors, training.png and config.toml are written.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. --set trainer.epochs=5 (repeatable).",
+)
+@click.option("--backend", default=None, help="numpy (default), cupy, ... (overrides the config).")
+@click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(
+    config: str | None,
+    output_dir: str,
+    overrides: tuple[str, ...],
+    backend: str | None,
+    print_config: bool,
+    quiet: bool,
+) -> None:
+    """Train the model CONFIG describes (a TOML file), evaluate it on the held-out test
+    split, and write the run's files.
+
+    Without CONFIG: the main job, an MLP on the 8x8 handwritten digits (needs the examples
+    extra: pip install "neuroback[examples]"); `neuroback train --print-config` shows its
+    config, a starting point for your own.
+    """
+    import tomli_w
+
+    from ..run import run_config
+    from ..run_config import (
+        apply_overrides,
+        check_config,
+        default_config_text,
+        load_config_file,
+        parse_config,
+    )
+
+    if config is None:
+        text, source, base = default_config_text(), "the default config", None
+        raw = parse_config(text, source)
+    else:
+        raw, text = load_config_file(config)
+        source, base = config, Path(config).resolve().parent
+    raw = apply_overrides(raw, overrides)
+    checked = check_config(raw, text if not overrides else "", source)
+    if print_config:
+        if config is None and not overrides:
+            click.echo(text.rstrip())
+        else:
+            click.echo(tomli_w.dumps(checked.resolved).rstrip())
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    click.echo(f"training {checked.resolved['model']['type']} from {source}")
+    click.echo(
+        checked.model.summary() if hasattr(checked.model, "summary") else repr(checked.model)
+    )
+    result = run_config(checked, output_dir, backend=backend, progress=not quiet, base=base)
+    click.echo(f"trained {result.epochs} epochs; wrote to {Path(output_dir).resolve()}:")
+    click.echo(f"  {result.model_path.name}   the trained model (neuroback evaluate / predict)")
+    click.echo(f"  {result.config_path.name}       the resolved config (neuroback train it again)")
+    if result.plot_path is not None:
+        click.echo(f"  {result.plot_path.name}     loss and metrics per epoch")
+    else:
+        click.echo("  (no training.png: matplotlib is not installed)")
+    for name, value in result.test.items():
+        if name != "accuracy":
+            click.echo(f"test {name} {value:.4f}")
+    if "accuracy" in result.test:
+        click.echo(f"test accuracy {result.test['accuracy']:.4f}")

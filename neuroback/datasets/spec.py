@@ -1,0 +1,155 @@
+"""Data named in a config, on the command line, or in a model file's metadata.
+
+A *data spec* is a JSON/TOML mapping that says where ``(x, y)`` come from and how they are
+split, so a run can be repeated and ``neuroback evaluate`` can find a model's held-out
+data again from the model file alone:
+
+* ``{"dataset": "digits"}``: a built-in dataset (:data:`BUILTIN`), with ``options``
+  passed to its loader (``{"dataset": "two_spirals", "options": {"n": 400}}``);
+* ``{"path": "train.npz"}`` (``x_key``/``y_key``), ``{"path": "table.csv"}``
+  (``target``: the label column), or ``{"path": "images-idx3-ubyte", "labels":
+  "labels-idx1-ubyte"}`` (IDX, MNIST's format; images are flattened);
+* ``scale``: divide ``x`` by this number (255 for 8-bit images);
+* ``split``: ``{"val": 0.1, "test": 0.2, "stratify": true, "seed": 0}``, the fractions
+  held out for validation and for the test (:func:`~neuroback.datasets.train_val_test_split`).
+
+>>> from neuroback.datasets.spec import load_split
+>>> spec = {"dataset": "xor", "options": {"n": 40}, "split": {"val": 0.25, "test": 0.25}}
+>>> parts = load_split(spec)
+>>> [len(x) for x, _ in parts]
+[20, 10, 10]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .digits import load_digits
+from .files import load_csv, load_idx, load_npz
+from .splits import train_val_test_split
+from .synthetic import noisy_sine, two_moons, two_spirals, xor
+
+__all__ = ["BUILTIN", "SPEC_KEYS", "SPLIT_KEYS", "check_spec", "load_data", "load_split"]
+
+#: The built-in datasets by name.
+BUILTIN: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "digits": load_digits,
+    "xor": xor,
+    "two_spirals": two_spirals,
+    "two_moons": two_moons,
+    "noisy_sine": noisy_sine,
+}
+#: Every key a data spec may have.
+SPEC_KEYS = ("dataset", "path", "options", "x_key", "y_key", "target", "labels", "scale", "split")
+#: Every key of ``split``, with its default.
+SPLIT_KEYS: dict[str, Any] = {"val": 0.1, "test": 0.2, "stratify": False, "seed": 0}
+
+
+def check_spec(spec: Any, where: str = "[data]") -> dict[str, Any]:
+    """``spec`` checked and completed with the defaults (a new dict); raises ConfigError."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where} must be a table (a mapping), got {type(spec).__name__}.")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {unknown}; the keys are {list(SPEC_KEYS)}.")
+    has_name, has_path = "dataset" in spec, "path" in spec
+    if has_name == has_path:
+        raise ConfigError(
+            f"{where} needs exactly one of dataset = <a built-in name: {sorted(BUILTIN)}> or "
+            f'path = "<a .npz, .csv or IDX file>".'
+        )
+    out = dict(spec)
+    if has_name and spec["dataset"] not in BUILTIN:
+        import difflib
+
+        close = difflib.get_close_matches(str(spec["dataset"]), list(BUILTIN), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{where} dataset = {spec['dataset']!r} is not a built-in dataset "
+            f"({sorted(BUILTIN)}).{hint} Use path = ... for a file."
+        )
+    for key in ("path", "labels", "x_key", "y_key"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ConfigError(f"{where} {key} must be a string, got {spec[key]!r}.")
+    if "options" in spec and not isinstance(spec["options"], Mapping):
+        raise ConfigError(f"{where} options must be a table of the loader's arguments.")
+    if "scale" in spec and (
+        isinstance(spec["scale"], bool)
+        or not isinstance(spec["scale"], int | float)
+        or not spec["scale"] > 0
+    ):
+        raise ConfigError(f"{where} scale must be a positive number, got {spec['scale']!r}.")
+    split = spec.get("split", {})
+    if not isinstance(split, Mapping):
+        raise ConfigError(f"{where} split must be a table like {SPLIT_KEYS}.")
+    bad = sorted(set(split) - set(SPLIT_KEYS))
+    if bad:
+        raise ConfigError(f"{where} split has unknown keys {bad}; the keys are {list(SPLIT_KEYS)}.")
+    split = {**SPLIT_KEYS, **split}
+    for key in ("val", "test"):
+        value = split[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ConfigError(f"{where} split.{key} must be a fraction in [0, 1), got {value!r}.")
+    if split["val"] + split["test"] >= 1:
+        raise ConfigError(f"{where} split.val + split.test must be below 1 (training needs data).")
+    if not isinstance(split["stratify"], bool):
+        raise ConfigError(f"{where} split.stratify must be true or false.")
+    seed = split["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{where} split.seed must be a non-negative integer, got {seed!r}.")
+    out["split"] = split
+    return out
+
+
+def load_data(
+    spec: Mapping[str, Any], *, base: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as the spec says (not split); relative paths are read from ``base``."""
+    spec = check_spec(spec)
+    if "dataset" in spec:
+        try:
+            x, y = BUILTIN[spec["dataset"]](**dict(spec.get("options", {})))
+        except TypeError as exc:
+            raise ConfigError(f"[data] options do not fit {spec['dataset']}: {exc}") from None
+    else:
+        path = _resolve(spec["path"], base)
+        suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+        if suffix == ".npz":
+            x, y = load_npz(path, x_key=spec.get("x_key", "x"), y_key=spec.get("y_key", "y"))
+        elif suffix == ".csv":
+            x, y = load_csv(path, target=spec.get("target", -1))
+        elif "labels" in spec:
+            x = load_idx(path)
+            x = x.reshape(len(x), -1)
+            y = load_idx(_resolve(spec["labels"], base)).astype(np.int64)
+        else:
+            raise ConfigError(
+                f"[data] path = {spec['path']!r}: cannot tell the format. A .npz archive "
+                f"(x and y arrays), a .csv table (target = the label column), or an IDX file "
+                f"with labels = the IDX file of its labels."
+            )
+    if "scale" in spec:
+        x = np.asarray(x, dtype=np.float32) / np.float32(spec["scale"])
+    return x, y
+
+
+def load_split(
+    spec: Mapping[str, Any], *, base: Path | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """``(train, validation, test)`` pairs, as the spec's ``split`` says."""
+    spec = check_spec(spec)
+    x, y = load_data(spec, base=base)
+    split = spec["split"]
+    return train_val_test_split(
+        x, y, val=split["val"], test=split["test"], seed=split["seed"], stratify=split["stratify"]
+    )
+
+
+def _resolve(path: str, base: Path | None) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() or base is None else base / p
