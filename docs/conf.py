@@ -107,6 +107,7 @@ _DOCS = Path(__file__).resolve().parent
 _FIGURES_DRAWN = find_spec("matplotlib") is not None
 if _FIGURES_DRAWN:
     runpy.run_path(str(_DOCS / "_scripts" / "gradient_flow_plot.py"))["main"](_DOCS / "_static")
+    runpy.run_path(str(_DOCS / "_scripts" / "tutorial_figures.py"))["main"](_DOCS / "_static")
 
 _GENERATED_FIGURES = re.compile(
     r"^\.\. generated-figure-begin\n.*?^\.\. generated-figure-end\n", re.MULTILINE | re.DOTALL

@@ -187,6 +187,9 @@ def check_config(config: Mapping[str, Any], text: str = "", source: str = "confi
         raise ConfigError(f"{at('data')}: {exc}") from None
     trainer = _trainer_table(config.get("trainer", {}), at)
     model_spec = _model_spec(config["model"], at)
+    if isinstance(config["model"], Mapping) and "layers" in config["model"]:
+        for i, layer in enumerate(model_spec["config"]["layers"]):  # each at its own place
+            _build(at, "model", "layers", layer, index=i, key="layers")
     model = _build(at, "model", "layers", model_spec)
     loss_spec = _spec(config["loss"], at, "loss")
     loss = _build(at, "loss", "losses", loss_spec)
@@ -291,9 +294,15 @@ def _spec(
 
 
 def _build(
-    at: _Locator, table: str, kind: str, spec: Mapping[str, Any], *, index: int | None = None
+    at: _Locator,
+    table: str,
+    kind: str,
+    spec: Mapping[str, Any],
+    *,
+    index: int | None = None,
+    key: str | None = None,
 ) -> Any:
-    place = at(table, "type", index=index)
+    place = at(table, key or "type", index=index)
     try:
         return build(kind, spec)
     except ComponentNotFoundError as exc:
