@@ -108,6 +108,10 @@ class StateSnapshot:
         snapshot._copies = {k: backend.asarray(copies[k]) for k in state}
         return snapshot
 
+    def current(self) -> list[Array]:
+        """The state arrays as they are now (what the non-finite guard also checks)."""
+        return list(self._state.values())
+
     def host_copies(self, backend: Backend) -> dict[str, Any]:
         """The copies, as host arrays (for a checkpoint)."""
         return {k: backend.to_host(v).copy() for k, v in self._copies.items()}

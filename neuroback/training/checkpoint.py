@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..backend import Backend
-from ..errors import ConfigError, FileFormatError, NeurobackError, StateMismatchError
+from ..errors import ConfigError, FileFormatError, MissingPluginError, StateMismatchError
 from ..file_format import read_file, write_file
 from ..model_file import MODEL_PREFIX, check_plugins, model_header, model_tensors, provenance
 from ..plugin_system import get_registry
 from ..tree import is_array
 from .atomic import StateSnapshot
+from .checkpoint_state import check_training_state
 from .data import ArrayLoader, BatchIterable
 from .history import History
 from .totals import Totals
@@ -62,6 +63,9 @@ class ResumePoint:
     totals: tuple[Totals, Totals] | None
     #: Whether the run had been asked to stop (``trainer.stop_training``) when it was saved.
     stopped: bool = False
+    #: Puts the Trainer back as it was before the restore (``fit`` calls it when a
+    #: callback's ``on_train_begin`` refuses the restored state, before any update).
+    undo: Callable[[], None] | None = None
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -157,14 +161,15 @@ def restore_checkpoint(
         raise FileFormatError(f"{path} is damaged: it holds no training state.")
     try:
         state = _unpack(packed, tensors)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise FileFormatError(
-            f"{path} is damaged: its training state is malformed ({exc})."
+            f"{path} is damaged: its training state is malformed ({type(exc).__name__}: {exc})."
         ) from None
     weights = {k[len(MODEL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
     _check_architecture(trainer, header.get("architecture"), weights, path)
     _check_identity(trainer, header.get("identity"), path)
-    if state.get("in_epoch") and not isinstance(data, ArrayLoader):
+    inside = isinstance(state, Mapping) and state.get("in_epoch") is True
+    if inside and not isinstance(data, ArrayLoader):
         raise StateMismatchError(
             f"{path} was written inside epoch {state.get('epoch')} (after batch step "
             f"{state.get('batch_step')}), and a batch iterable can resume only at the start of "
@@ -172,19 +177,32 @@ def restore_checkpoint(
             f"(fit(x, y, ...)), or resume from a checkpoint written at an epoch's end "
             f"(ModelCheckpoint(every_n_epochs=1))."
         )
+    check_training_state(trainer, state, path)
     before = capture(trainer)
     before_weights = trainer.model.state_dict()
-    try:
-        return _apply(trainer, state, weights, data)
-    except BaseException as exc:
+    # the callbacks' attributes as they are: load_state_dict may set more than it restores
+    # (EarlyStopping's "just resumed" flag), and an undo must leave those as they were
+    bindings = [dict(vars(cb)) for cb in trainer.callbacks]
+
+    def undo() -> None:
         _apply(trainer, before, before_weights, data, restoring=True)
-        if isinstance(exc, NeurobackError) or not isinstance(exc, Exception):
+        for cb, attributes in zip(trainer.callbacks, bindings, strict=True):
+            vars(cb).clear()
+            vars(cb).update(attributes)
+
+    try:
+        point = _apply(trainer, state, weights, data)
+    except BaseException as exc:
+        undo()
+        documented = (StateMismatchError, FileFormatError, MissingPluginError)
+        if isinstance(exc, documented) or not isinstance(exc, Exception):
             raise
         # a part of the training state that its owner refused: the file is damaged
         raise FileFormatError(
             f"{path} is damaged: its training state cannot be applied ({type(exc).__name__}: "
             f"{exc}). Nothing was changed."
         ) from exc
+    return ResumePoint(point.totals, point.stopped, undo)
 
 
 def _apply(

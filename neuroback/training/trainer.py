@@ -268,9 +268,11 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self)
         with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
-            applied = self.optimizer.try_step(
-                skip_nonfinite=self.skip_nonfinite, also_finite=self._window_losses
-            )
+            window = self._window_state
+            # the window's losses, and the layer state its forwards changed (BatchNorm's
+            # running variance can overflow while the loss and the gradients stay finite)
+            also = [*self._window_losses, *(window.current() if window is not None else ())]
+            applied = self.optimizer.try_step(skip_nonfinite=self.skip_nonfinite, also_finite=also)
             if self._window_state is not None:  # a skipped update keeps the state too
                 self._window_state.restore_unless(applied, self.backend)
             self._window_state = None
@@ -384,9 +386,14 @@ class Trainer:
         started: list[Callback] = []
         try:
             with self._interrupts.installed():
-                for cb in self.callbacks:
-                    cb.on_train_begin(self)
-                    started.append(cb)
+                try:
+                    for cb in self.callbacks:
+                        cb.on_train_begin(self)
+                        started.append(cb)
+                except BaseException:
+                    if resumed is not None and resumed.undo is not None:
+                        resumed.undo()  # a callback refused its restored state: nothing ran
+                    raise
                 self._state = self.model.named_state()
                 for _ in range(to_run):
                     self._run_epoch(plan, history, resumed)

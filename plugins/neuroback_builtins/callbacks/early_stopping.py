@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, final
 
 import numpy as np
 
 from neuroback import Callback, checks
+from neuroback.errors import StateMismatchError
+from neuroback.weights import check_state_dict
 
 from ._monitor import Monitor
 
@@ -50,6 +53,12 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, trainer: Any) -> None:
         self._monitor.check_keys(getattr(trainer, "log_keys", ()))
+        if self._best_weights is not None:  # restored ones must fit the model they restore
+            problems = check_state_dict(trainer.model, self._best_weights, source="the state")
+            if problems:
+                raise StateMismatchError(
+                    "EarlyStopping's best weights do not fit this model:\n" + "\n".join(problems)
+                )
         if self.stopped_epoch is not None and not self._resumed:
             self._reset()  # it stopped the last run: a new fit starts a new search
         self._resumed = False
@@ -57,10 +66,16 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, float]) -> None:
         value = self._monitor.value(logs)
-        if self._monitor.improved(value, self.best):
+        weights = trainer.model.state_dict() if self.restore_best_weights else None
+        # an epoch whose weights went NaN or infinite (after the logged loss was measured)
+        # is no best epoch: its weights could not be restored
+        usable = weights is None or all(
+            v.dtype.kind != "f" or np.isfinite(v).all() for v in weights.values()
+        )
+        if usable and self._monitor.improved(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:  # host copies of the weights and the layer state
-                self._best_weights = trainer.model.state_dict()
+            if weights is not None:  # host copies of the weights and the layer state
+                self._best_weights = weights
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -81,14 +96,27 @@ class EarlyStopping(Callback):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.best = float(state["best"])
-        self.best_epoch = state["best_epoch"]
-        self.wait = int(state["wait"])
-        self.stopped_epoch = state["stopped_epoch"]
+        """Restore a :meth:`state_dict`, checked first (the best weights are checked against
+        the model when training begins, in :meth:`on_train_begin`)."""
+        keys = {"best", "best_epoch", "wait", "stopped_epoch", "best_weights"}
+        if not isinstance(state, Mapping) or not set(state) <= keys | {"best_state"}:
+            raise ValueError(f"EarlyStopping state must be a mapping with the keys {sorted(keys)}.")
+        best = state["best"]
+        if isinstance(best, bool) or not isinstance(best, int | float) or math.isnan(best):
+            raise ValueError(f"EarlyStopping state 'best' must be a number, got {best!r}.")
+        for key in ("best_epoch", "stopped_epoch"):
+            value = state[key]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(
+                    f"EarlyStopping state {key!r} must be an epoch or None, got {value!r}."
+                )
+        wait = state["wait"]
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise ValueError(f"EarlyStopping state 'wait' must be a count >= 0, got {wait!r}.")
         weights = state.get("best_weights")
-        self._best_weights = (
-            None if weights is None else {k: np.asarray(v) for k, v in weights.items()}
-        )
+        self._best_weights = None if weights is None else _arrays(weights)
+        self.best, self.best_epoch, self.wait = float(best), state["best_epoch"], wait
+        self.stopped_epoch = state["stopped_epoch"]
         self._resumed = True
 
     def config(self) -> dict[str, Any]:
@@ -99,3 +127,21 @@ class EarlyStopping(Callback):
             "mode": self._monitor.mode,
             "restore_best_weights": self.restore_best_weights,
         }
+
+
+def _arrays(weights: Any) -> dict[str, np.ndarray]:
+    """Saved best weights as host arrays: numeric, finite (lists from JSON are accepted)."""
+    problem = "must map names to arrays of finite numbers"
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"EarlyStopping state 'best_weights' {problem}, got {weights!r}.")
+    out: dict[str, np.ndarray] = {}
+    for name, value in weights.items():
+        try:
+            array = np.array(value)
+        except (TypeError, ValueError):
+            array = np.array(None)
+        kind = array.dtype.kind
+        if kind not in "fiub" or (kind == "f" and not np.isfinite(array).all()):
+            raise ValueError(f"EarlyStopping state 'best_weights' {problem}; {name!r} is not.")
+        out[str(name)] = array
+    return out

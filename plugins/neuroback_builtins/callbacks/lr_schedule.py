@@ -91,7 +91,21 @@ class LearningRateScheduler(Callback):
         return {"base": self._base}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._base = state.get("base")
+        """Restore the base learning rate (``None``: not read from the optimizer yet)."""
+        if not isinstance(state, Mapping) or set(state) != {"base"}:
+            raise ValueError(
+                f"LearningRateScheduler state must be {{'base': <rate or None>}}, got {state!r}."
+            )
+        base = state["base"]
+        if base is not None:
+            ok = isinstance(base, int | float) and not isinstance(base, bool)
+            if not ok or not math.isfinite(base) or base < 0:
+                raise ValueError(
+                    f"LearningRateScheduler state 'base' must be a finite learning rate >= 0 "
+                    f"or None, got {base!r}."
+                )
+            base = float(base)
+        self._base = base
 
     def config(self) -> dict[str, Any]:
         if not isinstance(self.schedule, Schedule):
