@@ -1,6 +1,7 @@
 """Train an MLP on the 8x8 handwritten digits that ship with scikit-learn.
 
-The main job of this repository, until the command line lands::
+The main job, ``neuroback train``, written out in Python (the command line builds the
+same run from ``neuroback/configs/digits.toml``)::
 
     pip install ".[examples]" && python examples/train_digits.py
 
