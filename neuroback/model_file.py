@@ -167,6 +167,8 @@ def check_plugins(header: Mapping[str, Any], path: Any) -> None:
         dist = qualified.rpartition(":")[0]
         info = recorded.get(qualified)
         version = info.get("version") if isinstance(info, dict) else None
+        version = version if isinstance(version, str) else None
+        get_registry().remember_missing(qualified, version)  # nb.layers.Name will say so too
         if normalize(dist) in installed:  # the plugin is here, in a version without it
             pinned = f"=={version}" if isinstance(version, str) and version != "0" else ""
             lines.append(

@@ -32,7 +32,7 @@ from typing import Any
 
 import pluggy
 
-from ..errors import ConfigError, PluginError
+from ..errors import ComponentNotFoundError, ConfigError, MissingPluginError, PluginError
 from ..switches import env_flag
 from . import hookspecs
 from .kinds import KINDS, Kind, instance_kind, instance_message, kind_of
@@ -41,6 +41,7 @@ from .registry import (
     Component,
     ComponentTable,
     PluginInfo,
+    install_hint,
     normalize,
 )
 
@@ -99,6 +100,9 @@ class PluginRegistry:
         self._loading = False  # set while the scan runs (a plugin may look names up on import)
         self._load_error: str | None = None  # strict mode: the failure every lookup repeats
         self._lock = threading.RLock()
+        #: Qualified names that a file read here needed and no plugin provides, with the
+        #: version that wrote the file: a later lookup by plain name says what to install.
+        self._known_missing: dict[str, tuple[str, str | None]] = {}
 
     # -- loading -------------------------------------------------------------
     @property
@@ -366,7 +370,24 @@ class PluginRegistry:
         """The component ``name`` (plain or ``distribution:Name``) of ``kind``."""
         self._check_kind(kind)
         self.ensure_loaded()
-        return self._table.get(kind, name)
+        try:
+            return self._table.get(kind, name)
+        except MissingPluginError:
+            raise
+        except ComponentNotFoundError as exc:
+            known = self._known_missing.get(name) if isinstance(name, str) else None
+            if known is None:
+                raise
+            qualified, version = known
+            dist = qualified.rpartition(":")[0]
+            raise MissingPluginError(
+                f"{exc} A file read earlier names it {qualified!r}: {install_hint(dist, version)}."
+            ) from None
+
+    def remember_missing(self, qualified: str, version: str | None = None) -> None:
+        """Record that ``distribution:Name`` was needed (by a file) and is not installed, so
+        looking up ``Name`` later says which distribution to install."""
+        self._known_missing[qualified.rpartition(":")[2]] = (qualified, version)
 
     def names(self, kind: str) -> list[str]:
         """Sorted plain names registered for ``kind``."""

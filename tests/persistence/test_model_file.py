@@ -152,9 +152,15 @@ def test_a_missing_plugin_names_the_distribution_and_its_version(tmp_path) -> No
         MissingPluginError, match=r"nb-extras:Swish: install it with: pip install nb-extras==1\.2"
     ):
         nb.load(path)
-    # building a spec says the same
+    # building a spec says the same, and so does the plain name, once a file named it
     with pytest.raises(MissingPluginError, match=r"pip install nb-extras"):
         nb.build("layers", {"type": "nb-extras:Swish"})
+    with pytest.raises(
+        AttributeError,  # a namespace's missing attribute, with the install hint
+        match=r"names it 'nb-extras:Swish': install it with: pip install "
+        r"nb-extras==1\.2",
+    ):
+        nb.layers.Swish
 
 
 def test_a_run_time_component_says_to_register_it(tmp_path) -> None:
