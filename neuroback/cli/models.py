@@ -50,8 +50,10 @@ def _trainer(model_path: str) -> tuple[Any, dict[str, Any]]:
 def evaluate(model: str, data: str | None, as_json: bool) -> None:
     """Loss and metrics of MODEL on DATA.
 
-    DATA is a built-in dataset name or a file (.npz, .csv, IDX); by default, the held-out
-    test split of the data the model was trained on (recorded in the model file).
+    DATA is a built-in dataset name or a file: .npz (arrays x and y), .csv (the label in
+    the last column), IDX images (their labels file found beside them by MNIST's names); by
+    default, the held-out test split of the data the model was trained on (recorded in the
+    model file).
     """
     from ..datasets.spec import load_data, load_split
 
@@ -79,11 +81,15 @@ def evaluate(model: str, data: str | None, as_json: bool) -> None:
     "--output", "-o", required=True, type=click.Path(dir_okay=False), help="The .npy file to write."
 )
 def predict(model: str, data: str, output: str) -> None:
-    """Write MODEL's raw outputs for DATA to a .npy file (one row per sample)."""
-    from ..datasets.spec import load_data
+    """Write MODEL's raw outputs for DATA to a .npy file (one row per sample).
+
+    DATA holds inputs only: a built-in dataset name, a .npz archive's array x, every column
+    of a .csv table, or an IDX file's images.
+    """
+    from ..datasets.spec import load_inputs
 
     trainer, _ = _trainer(model)
-    x, _ = load_data(_data_spec(data))
+    x = load_inputs(_data_spec(data))
     outputs = trainer.predict(x)
     np.save(output, outputs, allow_pickle=False)
     click.echo(f"wrote {outputs.shape[0]} predictions of shape {outputs.shape[1:]} to {output}")

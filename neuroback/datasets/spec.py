@@ -34,7 +34,15 @@ from .files import load_csv, load_idx, load_npz
 from .splits import train_val_test_split
 from .synthetic import noisy_sine, two_moons, two_spirals, xor
 
-__all__ = ["BUILTIN", "SPEC_KEYS", "SPLIT_KEYS", "check_spec", "load_data", "load_split"]
+__all__ = [
+    "BUILTIN",
+    "SPEC_KEYS",
+    "SPLIT_KEYS",
+    "check_spec",
+    "load_data",
+    "load_inputs",
+    "load_split",
+]
 
 #: The built-in datasets by name.
 BUILTIN: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -123,19 +131,46 @@ def load_data(
             x, y = load_npz(path, x_key=spec.get("x_key", "x"), y_key=spec.get("y_key", "y"))
         elif suffix == ".csv":
             x, y = load_csv(path, target=spec.get("target", -1))
-        elif "labels" in spec:
+        else:
+            labels = spec.get("labels") or _idx_labels_beside(path)
+            if labels is None:
+                raise ConfigError(
+                    f"[data] path = {spec['path']!r}: cannot tell the format or find its "
+                    f"labels. A .npz archive (x and y arrays), a .csv table (target = the label "
+                    f"column), or an IDX file with labels = the IDX file of its labels (found "
+                    f"by itself for MNIST's names: *-images-idx3-ubyte beside "
+                    f"*-labels-idx1-ubyte)."
+                )
             x = load_idx(path)
             x = x.reshape(len(x), -1)
-            y = load_idx(_resolve(spec["labels"], base)).astype(np.int64)
-        else:
-            raise ConfigError(
-                f"[data] path = {spec['path']!r}: cannot tell the format. A .npz archive "
-                f"(x and y arrays), a .csv table (target = the label column), or an IDX file "
-                f"with labels = the IDX file of its labels."
-            )
-    if "scale" in spec:
-        x = np.asarray(x, dtype=np.float32) / np.float32(spec["scale"])
-    return x, y
+            y = load_idx(_resolve(str(labels), base)).astype(np.int64)
+    return _features(x, spec), y
+
+
+def load_inputs(spec: Mapping[str, Any], *, base: Path | None = None) -> np.ndarray:
+    """The inputs ``x`` alone (for predictions): a built-in dataset's ``x``, an archive's
+    ``x_key`` array, every column of a CSV table (no label column), an IDX file's images."""
+    spec = check_spec(spec)
+    if "dataset" in spec:
+        return load_data(spec, base=base)[0]
+    path = _resolve(spec["path"], base)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            key = spec.get("x_key", "x")
+            if key not in archive.files:
+                raise ConfigError(f"{path} has no array {key!r}; it holds {archive.files}.")
+            x = archive[key]
+    elif path.suffix == ".csv":
+        if "target" in spec:
+            return load_data(spec, base=base)[0]
+        with path.open() as f:
+            first = f.readline().strip().split(",")
+        header = not all(_is_number(v) for v in first)
+        x = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2).astype(np.float32)
+    else:
+        x = load_idx(path)
+        x = x.reshape(len(x), -1)
+    return _features(x, spec)
 
 
 def load_split(
@@ -153,3 +188,29 @@ def load_split(
 def _resolve(path: str, base: Path | None) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() or base is None else base / p
+
+
+def _features(x: Any, spec: Mapping[str, Any]) -> np.ndarray:
+    """Inputs as floats (IDX and CSV files hold integers), divided by ``scale`` if given."""
+    x = np.asarray(x)
+    if x.dtype.kind in "iub":
+        x = x.astype(np.float32)
+    if "scale" in spec:
+        x = x / np.asarray(spec["scale"], dtype=x.dtype)
+    return x
+
+
+def _idx_labels_beside(path: Path) -> Path | None:
+    """MNIST's naming: ``train-images-idx3-ubyte[.gz]`` has ``train-labels-idx1-ubyte[.gz]``."""
+    if "images-idx3" not in path.name:
+        return None
+    twin = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
+    return twin if twin.is_file() else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -250,3 +250,35 @@ def test_version_info_and_plugins(neuroback_cmd) -> None:
     text = neuroback_cmd("info").stdout
     assert text.startswith("neuroback ") and "blas threads" in text
     assert "neuroback" in neuroback_cmd("plugins").stdout
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file (MNIST's format) of unsigned bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_evaluate_and_predict_read_idx_and_csv_files(trained_run, neuroback_cmd, tmp_path) -> None:
+    folder, _ = trained_run
+    model = folder / "neuroback-run" / "model.safetensors"
+    x, y = nb.datasets.load_digits(scale=False)  # 8x8 images, values 0..16, as MNIST's files
+    images = x[:40].reshape(40, 8, 8)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", y[:40])
+    results = json.loads(
+        neuroback_cmd("evaluate", str(model), "t10k-images-idx3-ubyte", "--json").stdout
+    )
+    expected = nb.Trainer(nb.load(model), "SoftmaxCrossEntropy", "SGD", metrics=["accuracy"])
+    reference = expected.evaluate(x[:40], y[:40])
+    assert results["accuracy"] == pytest.approx(reference["accuracy"])
+    # predict: a CSV of inputs only (every column is an input)
+    np.savetxt(tmp_path / "inputs.csv", x[:7] / 16.0, delimiter=",")
+    neuroback_cmd("predict", str(model), "inputs.csv", "-o", "p.npy")
+    outputs = np.load(tmp_path / "p.npy", allow_pickle=False)
+    np.testing.assert_allclose(
+        outputs, nb.load(model)((x[:7] / 16.0).astype(np.float32)), rtol=1e-5
+    )
+    proc = neuroback_cmd("evaluate", str(model), "nothing-here", expect=1)
+    assert "neither a built-in dataset" in proc.stderr
