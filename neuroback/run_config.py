@@ -58,6 +58,8 @@ __all__ = [
     "apply_overrides",
     "check_config",
     "default_config_text",
+    "example_config_text",
+    "example_names",
     "parse_config",
 ]
 
@@ -102,7 +104,23 @@ class RunConfig:
 
 def default_config_text() -> str:
     """The TOML of the main job: the digits model (``neuroback train --print-config``)."""
-    return resources.files("neuroback").joinpath("configs/digits.toml").read_text()
+    return example_config_text("digits")
+
+
+def example_names() -> list[str]:
+    """The example configs shipped in the package (``neuroback train NAME`` runs one)."""
+    folder = resources.files("neuroback").joinpath("configs")
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def example_config_text(name: str) -> str:
+    """The TOML of the shipped example ``name``."""
+    if name not in example_names():
+        raise ConfigError(
+            f"No example config named {name!r}{_closest(name, example_names())}; the shipped "
+            f"ones are {example_names()}."
+        )
+    return resources.files("neuroback").joinpath(f"configs/{name}.toml").read_text()
 
 
 def parse_config(text: str, source: str = "config") -> dict[str, Any]:
@@ -377,7 +395,9 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], str]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(
-            f"No config file {p}. Run `neuroback train --print-config` for an example."
+            f"No config file {p}, and no shipped example of that name"
+            f"{_closest(str(path), example_names())} ({example_names()}). "
+            f"Run `neuroback train --print-config` for the main job's config."
         )
     text = p.read_text()
     return parse_config(text, str(p)), text

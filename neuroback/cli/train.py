@@ -43,7 +43,8 @@ def train(
 
     Without CONFIG: the main job, an MLP on the 8x8 handwritten digits (needs the examples
     extra: pip install "neuroback[examples]"); `neuroback train --print-config` shows its
-    config, a starting point for your own.
+    config, a starting point for your own. CONFIG may also name a shipped example:
+    digits, two_spirals, noisy_sine.
     """
     import tomli_w
 
@@ -52,6 +53,8 @@ def train(
         apply_overrides,
         check_config,
         default_config_text,
+        example_config_text,
+        example_names,
         load_config_file,
         parse_config,
     )
@@ -59,13 +62,16 @@ def train(
     if config is None:
         text, source, base = default_config_text(), "the default config", None
         raw = parse_config(text, source)
+    elif not Path(config).exists() and config in example_names():  # a shipped example
+        text, source, base = example_config_text(config), f"the example {config!r}", None
+        raw = parse_config(text, source)
     else:
         raw, text = load_config_file(config)
         source, base = config, Path(config).resolve().parent
     raw = apply_overrides(raw, overrides)
     checked = check_config(raw, text if not overrides else "", source)
     if print_config:
-        if config is None and not overrides:
+        if not overrides and (config is None or source.startswith("the example")):
             click.echo(text.rstrip())
         else:
             click.echo(tomli_w.dumps(checked.resolved).rstrip())

@@ -282,3 +282,12 @@ def test_evaluate_and_predict_read_idx_and_csv_files(trained_run, neuroback_cmd,
     )
     proc = neuroback_cmd("evaluate", str(model), "nothing-here", expect=1)
     assert "neither a built-in dataset" in proc.stderr
+
+
+def test_shipped_examples_run_by_name(neuroback_cmd) -> None:
+    shown = neuroback_cmd("train", "two_spirals", "--print-config").stdout
+    assert shown.startswith("# Two interleaved spirals")
+    proc = neuroback_cmd("train", "noisy_sine", "--quiet", "--set", "trainer.epochs=3")
+    assert proc.stdout.strip().splitlines()[-1].startswith("test mae ")
+    proc = neuroback_cmd("train", "two_spiral", expect=1)
+    assert "no shipped example of that name" in proc.stderr and "two_spirals" in proc.stderr
