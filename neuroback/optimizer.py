@@ -154,7 +154,12 @@ class Optimizer(ABC):
 
         kwargs = dict(config)
         if "transforms" in kwargs:
-            kwargs["transforms"] = [build("transforms", s) for s in kwargs["transforms"]]
+            specs = kwargs["transforms"]
+            if not isinstance(specs, list | tuple):
+                raise TypeError(
+                    f"{cls.__name__} 'transforms' must be a list of transform specs, got {specs!r}."
+                )
+            kwargs["transforms"] = [build("transforms", s) for s in specs]
         return cls(**kwargs)
 
     # -- binding and stepping ------------------------------------------------

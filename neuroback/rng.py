@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["default_rng", "resolve_rng", "seed", "untouched_default_rng"]
+__all__ = ["default_rng", "resolve_rng", "seed", "seeded_default_rng", "untouched_default_rng"]
 
 _default = np.random.default_rng()
 
@@ -64,3 +64,18 @@ def untouched_default_rng() -> Iterator[None]:
         yield
     finally:
         _default.bit_generator.state = state
+
+
+@contextmanager
+def seeded_default_rng(n: int) -> Iterator[None]:
+    """Within the block, the default generator is a fresh one seeded with ``n``; after it,
+    the caller's generator is back, where it was."""
+    global _default
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"seed expects a non-negative integer, got {n!r}.")
+    saved = _default
+    _default = np.random.default_rng(int(n))
+    try:
+        yield
+    finally:
+        _default = saved

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from .atomic_write import write_atomically
 from .config import to_spec
+from .errors import ConfigError, NeurobackError, SaveError
 from .model_file import save
 from .run_config import RunConfig
 from .training import History, Trainer
 
-__all__ = ["RunResult", "plot_history", "run_config"]
+__all__ = ["PreparedRun", "RunResult", "plot_history", "prepare_run", "run_config"]
 
 log = logging.getLogger("neuroback.run")
 
@@ -37,13 +39,15 @@ class RunResult:
     """What a run produced."""
 
     history: History
-    #: ``Trainer.evaluate`` on the test split (or the validation split when there is no test).
+    #: ``Trainer.evaluate`` on the held-out split (:attr:`held_out` says which).
     test: dict[str, float]
     model_path: Path
     config_path: Path
     #: ``None`` when matplotlib is not installed.
     plot_path: Path | None
     epochs: int
+    #: The split ``test`` was measured on: "test", "validation" (no test split), or "".
+    held_out: str = "test"
 
 
 def run_config(
@@ -58,19 +62,78 @@ def run_config(
 
     ``backend`` overrides ``[trainer] backend``; ``progress`` overrides ``[trainer]
     progress``; relative data paths are read from ``base`` (the config file's folder).
+    Everything that can fail before training (the data, the model against the data, the
+    output folder) is checked before the folder is created.
     """
-    import tomli_w
+    return prepare_run(config, backend=backend, progress=progress, base=base).execute(output_dir)
 
+
+@dataclass
+class PreparedRun:
+    """A run whose data is loaded and checked against the model and the loss, ready to
+    train (:func:`prepare_run`)."""
+
+    config: RunConfig
+    trainer: Trainer
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+    @property
+    def held_out(self) -> str:
+        """Which split the results are measured on: "test", "validation", or "" (none)."""
+        return "test" if len(self.test[0]) else ("validation" if len(self.validation[0]) else "")
+
+    def execute(self, output_dir: str | Path) -> RunResult:
+        """Train, evaluate on the held-out split, and write the run's files."""
+        import tomli_w
+
+        out = _output_folder(output_dir)
+        settings, trainer = self.config.trainer, self.trainer
+        x_val, y_val = self.validation
+        history = trainer.fit(
+            *self.train,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            shuffle=settings["shuffle"],
+            drop_last=settings["drop_last"],
+            validation_data=(x_val, y_val) if len(x_val) else None,
+        )
+        split = self.held_out
+        data = self.test if split == "test" else self.validation
+        results = trainer.evaluate(*data) if split else {}
+        log.info("trained %d epochs; %s results %s", len(history), split or "no", results)
+        resolved = dict(self.config.resolved)
+        resolved["trainer"] = {**resolved["trainer"], "backend": trainer.backend.name}
+        metadata = {
+            "loss": to_spec(self.config.loss),
+            "metrics": list(settings["metrics"]),
+            "data": self.config.data,
+            "held_out": split,
+            "test": results,
+            "epochs_trained": len(history),
+            "history": history.to_dict(),
+        }
+        model_path = save(trainer.model, out / "model.safetensors", metadata=_jsonable(metadata))
+        config_path = write_atomically(out / "config.toml", [tomli_w.dumps(resolved).encode()])
+        plot_path = plot_history(history, out / "training.png")
+        return RunResult(history, results, model_path, config_path, plot_path, len(history), split)
+
+
+def prepare_run(
+    config: RunConfig,
+    *,
+    backend: str | None = None,
+    progress: bool | None = None,
+    base: Path | None = None,
+) -> PreparedRun:
+    """Load the data, build the Trainer and check the data against the model and the loss
+    (the Trainer's own intake), without training or writing anything."""
     from .datasets.spec import load_split
 
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     settings = config.trainer
-    chosen_backend = backend or settings["backend"] or None
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_split(config.data, base=base)
-    log.info(
-        "data: %d training, %d validation, %d test samples", len(x_train), len(x_val), len(x_test)
-    )
+    parts = load_split(config.data, base=base)
+    log.info("data: %d training, %d validation, %d test samples", *(len(p[0]) for p in parts))
     callbacks = list(config.callbacks)
     if settings["progress"] if progress is None else progress:
         from .callbacks import ProgressBar
@@ -82,41 +145,32 @@ def run_config(
         config.optimizer,
         callbacks=callbacks,
         metrics=settings["metrics"],
-        backend=chosen_backend,
+        backend=backend or settings["backend"] or None,
         seed=settings["seed"],
         log_every_n_steps=settings["log_every_n_steps"],
         accumulate_steps=settings["accumulate_steps"],
         skip_nonfinite=settings["skip_nonfinite"],
     )
-    history = trainer.fit(
-        x_train,
-        y_train,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        shuffle=settings["shuffle"],
-        drop_last=settings["drop_last"],
-        validation_data=(x_val, y_val) if len(x_val) else None,
-    )
-    held_out = (x_test, y_test) if len(x_test) else (x_val, y_val)
-    test = trainer.evaluate(*held_out) if len(held_out[0]) else {}
-    log.info("trained %d epochs; held-out results %s", len(history), test)
+    for (x, y), what in zip(parts, ("training", "validation", "test"), strict=True):
+        if len(x):
+            try:
+                trainer.prepare(x, y)
+            except NeurobackError as exc:
+                raise ConfigError(
+                    f"[data] the {what} data does not fit [model] and [loss]: {exc}"
+                ) from None
+    return PreparedRun(config, trainer, *parts)
 
-    resolved = dict(config.resolved)
-    if chosen_backend:
-        resolved["trainer"] = {**resolved["trainer"], "backend": chosen_backend}
-    metadata = {
-        "loss": to_spec(config.loss),
-        "metrics": list(settings["metrics"]),
-        "data": config.data,
-        "test": test,
-        "epochs_trained": len(history),
-        "history": history.to_dict(),
-    }
-    model_path = save(config.model, out / "model.safetensors", metadata=_jsonable(metadata))
-    config_path = out / "config.toml"
-    config_path.write_text(tomli_w.dumps(resolved))
-    plot_path = plot_history(history, out / "training.png")
-    return RunResult(history, test, model_path, config_path, plot_path, len(history))
+
+def _output_folder(path: str | Path) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise SaveError(f"--output-dir {out} is a file; give a folder (it is created if needed).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SaveError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
+    return out
 
 
 def plot_history(history: History, path: str | Path) -> Path | None:

@@ -51,10 +51,12 @@ from typing import Any
 from .config import build
 from .datasets.spec import check_spec
 from .errors import ComponentNotFoundError, ConfigError, NeurobackError
+from .rng import seeded_default_rng
 
 __all__ = [
     "TRAINER_KEYS",
     "RunConfig",
+    "absolute_data_paths",
     "apply_overrides",
     "check_config",
     "default_config_text",
@@ -183,10 +185,21 @@ def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[st
     return out
 
 
-def check_config(config: Mapping[str, Any], text: str = "", source: str = "config") -> RunConfig:
+def check_config(
+    config: Mapping[str, Any],
+    text: str = "",
+    source: str = "config",
+    *,
+    overridden: Sequence[str] = (),
+) -> RunConfig:
     """Validate ``config`` and build its components; raise :class:`ConfigError` naming the
-    place of the first problem (``text``, the file's TOML, gives line numbers)."""
-    at = _Locator(text, source)
+    place of the first problem (``text``, the file's TOML, gives line numbers; a key set by
+    one of the ``overridden`` ``KEY=VALUE`` items is said to come from ``--set``).
+
+    The model's initial weights are drawn from ``[trainer] seed``, so a config repeats its
+    run exactly (the default generator is left as it was).
+    """
+    at = _Locator(text, source, overridden)
     if not isinstance(config, Mapping):
         raise ConfigError(f"{source} must be a TOML document of tables.")
     unknown = [k for k in config if k not in _TABLES]
@@ -208,7 +221,8 @@ def check_config(config: Mapping[str, Any], text: str = "", source: str = "confi
     if isinstance(config["model"], Mapping) and "layers" in config["model"]:
         for i, layer in enumerate(model_spec["config"]["layers"]):  # each at its own place
             _build(at, "model", "layers", layer, index=i, key="layers")
-    model = _build(at, "model", "layers", model_spec)
+    with seeded_default_rng(trainer["seed"]):  # the initial weights repeat with the config
+        model = _build(at, "model", "layers", model_spec)
     loss_spec = _spec(config["loss"], at, "loss")
     loss = _build(at, "loss", "losses", loss_spec)
     optimizer_spec = _spec(config["optimizer"], at, "optimizer")
@@ -352,13 +366,24 @@ def _closest(name: str, pool: Any) -> str:
 
 
 class _Locator:
-    """``config.toml [trainer] epochs (line 12)``: where a key is, found in the TOML text."""
+    """``config.toml [trainer] epochs (line 12)``: where a key is, found in the TOML text
+    (or ``(from --set trainer.epochs=0)`` for a key an override set)."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, overridden: Sequence[str] = ()) -> None:
         self.lines = text.splitlines()
         self.source = source
+        self.overridden = {item.partition("=")[0].strip(): item for item in overridden}
 
     def __call__(self, table: str, key: str | None = None, *, index: int | None = None) -> str:
+        dotted = ".".join(p for p in (table, key) if p)
+        for prefix, item in self.overridden.items():
+            if prefix == dotted or prefix.startswith(dotted + ".") or dotted.startswith(prefix):
+                listed = table == "callbacks" and index is not None
+                where = f"[[{table}]] #{(index or 0) + 1}" if listed else f"[{table}]"
+                return f"{where}{' ' + key if key and not listed else ''} (from --set {item})"
+        return self._place(table, key, index=index)
+
+    def _place(self, table: str, key: str | None = None, *, index: int | None = None) -> str:
         where = (
             f"[[{table}]] #{index + 1}"
             if table == "callbacks" and index is not None
@@ -390,6 +415,22 @@ class _Locator:
         return start + 1
 
 
+def absolute_data_paths(config: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``config`` with ``[data] path`` and ``labels`` made absolute (relative ones are read
+    from ``base``, the config file's folder), so the resolved config and the model file's
+    metadata find the data from anywhere."""
+    data = config.get("data")
+    if not isinstance(data, dict):
+        return config
+    out = dict(config)
+    out["data"] = dict(data)
+    for key in ("path", "labels"):
+        value = data.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            out["data"][key] = str((base / Path(value).expanduser()).resolve())
+    return out
+
+
 def load_config_file(path: str | Path) -> tuple[dict[str, Any], str]:
     """The parsed config and its text, from a file."""
     p = Path(path)
@@ -399,5 +440,11 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], str]:
             f"{_closest(str(path), example_names())} ({example_names()}). "
             f"Run `neuroback train --print-config` for the main job's config."
         )
-    text = p.read_text()
+    try:
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark is not a statement
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{p} is not a TOML text file (it is not UTF-8: byte {exc.start} is "
+            f"{exc.object[exc.start]:#04x})."
+        ) from None
     return parse_config(text, str(p)), text

@@ -112,7 +112,16 @@ class Sequential(Layer):
     def from_config(cls, config: Mapping[str, Any]) -> Sequential:
         from .config import build
 
-        return cls(*(build("layers", spec) for spec in config.get("layers", [])))
+        unknown = sorted(set(config) - {"layers"})
+        if unknown:
+            raise TypeError(f"Sequential takes only 'layers' in its config, got {unknown}.")
+        layers = config.get("layers", [])
+        if not isinstance(layers, list | tuple):
+            raise TypeError(
+                f"Sequential's 'layers' must be a list of layer specs, got {type(layers).__name__} "
+                f"{layers!r}."
+            )
+        return cls(*(build("layers", spec) for spec in layers))
 
     def __len__(self) -> int:
         return len(self._layers)

@@ -21,7 +21,18 @@ from ..errors import NeurobackError
 __all__ = ["cli", "main"]
 
 #: What the command line turns into one line of text instead of a traceback.
-_USER_ERRORS = (NeurobackError, OSError, ImportError, KeyError, ValueError, TypeError)
+_USER_ERRORS = (
+    NeurobackError,
+    OSError,
+    ImportError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    EOFError,
+    MemoryError,  # a config or a file asking for an absurd size
+    RecursionError,  # absurdly deep nesting
+)
 
 
 class _Group(click.Group):
@@ -82,6 +93,14 @@ def cli(debug: bool) -> None:
     Run `neuroback train` for the main job (an MLP on the handwritten digits), or
     `neuroback COMMAND --help` for one command.
     """
+    if not debug:  # a warning is one line too (what it says, not where in the code)
+        warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kw: Any
+) -> None:
+    click.echo(f"neuroback: warning: {' '.join(str(message).split())}", err=True)
 
 
 from .info import info, plugins  # noqa: E402 - the commands attach to the group above

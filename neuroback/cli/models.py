@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,9 @@ def _trainer(model_path: str) -> tuple[Any, dict[str, Any]]:
     loss = metadata.get("loss")
     if loss is None:
         raise ConfigError(
-            f"{model_path} records no loss (it was not written by `neuroback train`); "
-            f"evaluate it in Python with nb.Trainer(model, loss, ...).evaluate(x, y)."
+            f"{model_path} records no loss (it was not written by `neuroback train`), so "
+            f"its loss cannot be measured; evaluate it in Python with "
+            f"nb.Trainer(model, loss, ...).evaluate(x, y), or use neuroback predict."
         )
     trainer = nb.Trainer(model, loss, "SGD", metrics=metadata.get("metrics", []))
     return trainer, metadata
@@ -67,8 +69,8 @@ def evaluate(model: str, data: str | None, as_json: bool) -> None:
     else:
         x, y = load_data(_data_spec(data))
     results = trainer.evaluate(x, y)
-    if as_json:
-        click.echo(json.dumps(results))
+    if as_json:  # JSON has no NaN: a diverged model's loss is null
+        click.echo(json.dumps({k: v if math.isfinite(v) else None for k, v in results.items()}))
         return
     for name, value in results.items():
         click.echo(f"{name} {value:.4f}")
@@ -86,10 +88,13 @@ def predict(model: str, data: str, output: str) -> None:
     DATA holds inputs only: a built-in dataset name, a .npz archive's array x, every column
     of a .csv table, or an IDX file's images.
     """
+    import neuroback as nb
+
     from ..datasets.spec import load_inputs
 
-    trainer, _ = _trainer(model)
     x = load_inputs(_data_spec(data))
+    trainer = nb.Trainer(nb.load(model), "MSE", "SGD")  # no loss needed to predict
     outputs = trainer.predict(x)
-    np.save(output, outputs, allow_pickle=False)
-    click.echo(f"wrote {outputs.shape[0]} predictions of shape {outputs.shape[1:]} to {output}")
+    target = Path(output) if output.endswith(".npy") else Path(output + ".npy")
+    np.save(target, outputs, allow_pickle=False)
+    click.echo(f"wrote {outputs.shape[0]} predictions of shape {outputs.shape[1:]} to {target}")

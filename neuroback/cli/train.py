@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -46,10 +45,12 @@ def train(
     config, a starting point for your own. CONFIG may also name a shipped example:
     digits, two_spirals, noisy_sine.
     """
+    import numpy as np
     import tomli_w
 
-    from ..run import run_config
+    from ..run import prepare_run
     from ..run_config import (
+        absolute_data_paths,
         apply_overrides,
         check_config,
         default_config_text,
@@ -60,37 +61,41 @@ def train(
     )
 
     if config is None:
-        text, source, base = default_config_text(), "the default config", None
+        text, source, base = default_config_text(), "the default config", Path.cwd()
         raw = parse_config(text, source)
     elif not Path(config).exists() and config in example_names():  # a shipped example
-        text, source, base = example_config_text(config), f"the example {config!r}", None
+        text, source, base = example_config_text(config), f"the example {config!r}", Path.cwd()
         raw = parse_config(text, source)
     else:
         raw, text = load_config_file(config)
         source, base = config, Path(config).resolve().parent
-    raw = apply_overrides(raw, overrides)
-    checked = check_config(raw, text if not overrides else "", source)
+    raw = absolute_data_paths(apply_overrides(raw, overrides), base)
+    checked = check_config(raw, text, source, overridden=overrides)
     if print_config:
         if not overrides and (config is None or source.startswith("the example")):
             click.echo(text.rstrip())
         else:
             click.echo(tomli_w.dumps(checked.resolved).rstrip())
         return
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    prepared = prepare_run(checked, backend=backend, progress=not quiet, base=base)
     click.echo(f"training {checked.resolved['model']['type']} from {source}")
-    click.echo(
-        checked.model.summary() if hasattr(checked.model, "summary") else repr(checked.model)
-    )
-    result = run_config(checked, output_dir, backend=backend, progress=not quiet, base=base)
+    model = checked.model
+    click.echo(model.summary() if hasattr(model, "summary") else repr(model))
+    with np.errstate(all="ignore"):  # a diverging run is reported by neuroback's warnings
+        result = prepared.execute(output_dir)
     click.echo(f"trained {result.epochs} epochs; wrote to {Path(output_dir).resolve()}:")
     click.echo(f"  {result.model_path.name}   the trained model (neuroback evaluate / predict)")
-    click.echo(f"  {result.config_path.name}       the resolved config (neuroback train it again)")
+    click.echo(
+        f"  {result.config_path.name}         the resolved config (neuroback train it again)"
+    )
     if result.plot_path is not None:
-        click.echo(f"  {result.plot_path.name}     loss and metrics per epoch")
+        click.echo(f"  {result.plot_path.name}        loss and metrics per epoch")
     else:
         click.echo("  (no training.png: matplotlib is not installed)")
+    if not result.held_out:
+        click.echo("no held-out data to evaluate on ([data] split has val = 0 and test = 0)")
     for name, value in result.test.items():
         if name != "accuracy":
-            click.echo(f"test {name} {value:.4f}")
+            click.echo(f"{result.held_out} {name} {value:.4f}")
     if "accuracy" in result.test:
-        click.echo(f"test accuracy {result.test['accuracy']:.4f}")
+        click.echo(f"{result.held_out} accuracy {result.test['accuracy']:.4f}")

@@ -133,7 +133,7 @@ class ComponentTable:
         if not isinstance(name, str):
             raise TypeError(f"A {info.singular} name must be a string, got {type(name).__name__}.")
         table = self._by_kind[kind]
-        if ":" in name:
+        if ":" in name and name.rpartition(":")[0] and name.rpartition(":")[2]:
             dist, _, plain = name.rpartition(":")
             for comp in table.get(plain, []):
                 if normalize(comp.distribution) == normalize(dist):

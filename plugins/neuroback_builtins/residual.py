@@ -90,6 +90,12 @@ class Residual(Layer):
     def from_config(cls, config: Mapping[str, Any]) -> Residual:
         from neuroback import build
 
+        unknown = sorted(set(config) - {"block"})
+        if unknown or "block" not in config:
+            raise TypeError(
+                f"Residual takes exactly 'block' (a layer spec) in its config, got "
+                f"{sorted(config)}."
+            )
         return cls(build("layers", config["block"]))
 
     def __repr__(self) -> str:

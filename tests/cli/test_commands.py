@@ -146,7 +146,19 @@ metrics = ["accuracy"]
     assert "trained 4 epochs" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1].startswith("test accuracy")
     config = tomllib.loads((tmp_path / "out" / "config.toml").read_text())
-    assert config["trainer"]["epochs"] == 4 and config["data"]["path"] == "data.csv"
+    # the data path is recorded absolute: the run repeats, and evaluates, from anywhere
+    assert config["trainer"]["epochs"] == 4
+    assert config["data"]["path"] == str((tmp_path / "data.csv").resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    printed = float(proc.stdout.strip().splitlines()[-1].split()[-1])
+    model = str(tmp_path / "out" / "model.safetensors")
+    evaluated = json.loads(neuroback_cmd("evaluate", model, "--json", cwd=elsewhere).stdout)
+    assert round(evaluated["accuracy"], 4) == printed
+    again = neuroback_cmd(
+        "train", str(tmp_path / "out" / "config.toml"), "-o", "again", "--quiet", cwd=elsewhere
+    )
+    assert again.stdout.strip().splitlines()[-1] == proc.stdout.strip().splitlines()[-1]
 
 
 def test_print_config_shows_the_default_and_the_resolved_one(neuroback_cmd) -> None:
@@ -174,9 +186,14 @@ BAD_CONFIGS = [
     [
         (
             "trainer.epochz=3",
-            r"\[trainer\] epochz: unknown key 'epochz' \(did you mean 'epochs'\?\)",
+            r"\[trainer\] epochz \(from --set trainer.epochz=3\): unknown key 'epochz' "
+            r"\(did you mean 'epochs'\?\)",
         ),
-        ("trainer.epochs=0", r"\[trainer\] epochs: epochs must be a positive integer, got 0"),
+        (
+            "trainer.epochs=0",
+            r"\[trainer\] epochs \(from --set trainer.epochs=0\): epochs must be a positive "
+            r"integer, got 0",
+        ),
         ("trainer.metrics=accuracy", r"metrics must be a list of metric names"),
         (
             "optimizer.type=Adma",
