@@ -213,9 +213,9 @@ def check_config(
     if missing:
         raise ConfigError(f"{source} lacks the table [{missing[0]}] (it needs {list(_REQUIRED)}).")
     try:
-        data = check_spec(config["data"])
+        data = check_spec(config["data"], where="")
     except ConfigError as exc:
-        raise ConfigError(f"{at('data')}: {exc}") from None
+        raise ConfigError(f"{at('data')}: {' '.join(str(exc).split())}") from None
     trainer = _trainer_table(config.get("trainer", {}), at)
     model_spec = _model_spec(config["model"], at)
     if isinstance(config["model"], Mapping) and "layers" in config["model"]:
@@ -346,18 +346,20 @@ def _build(
 
 
 def _argument_hint(kind: str, spec: Mapping[str, Any], exc: Exception) -> str:
-    """For "unexpected keyword argument 'pateince'": the closest argument name."""
-    match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    """For "X.__init__() got an unexpected keyword argument 'pateince'": the closest of X's
+    argument names (X may be a component nested in the one being built)."""
+    match = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
     if not match:
         return ""
     try:
         from .plugin_system import get_registry
 
-        cls = get_registry().get(kind, spec["type"]).obj
+        named = [c.obj for c in get_registry().components() if c.name == match.group(1)]
+        cls = named[0] if named else get_registry().get(kind, spec["type"]).obj
         names = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     except Exception:  # the hint is a courtesy; the error stands without it
         return ""
-    return f"{_closest(match.group(1), names)} (its arguments: {names})"
+    return f"{_closest(match.group(2), names)} ({match.group(1)}'s arguments: {names})"
 
 
 def _closest(name: str, pool: Any) -> str:

@@ -64,7 +64,14 @@ def check_spec(spec: Any, where: str = "[data]") -> dict[str, Any]:
         raise ConfigError(f"{where} must be a table (a mapping), got {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
-        raise ConfigError(f"{where} has unknown keys {unknown}; the keys are {list(SPEC_KEYS)}.")
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], SPEC_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where or 'the data'} has the unknown key {unknown[0]!r}{hint}; the keys are "
+            f"{list(SPEC_KEYS)}."
+        )
     has_name, has_path = "dataset" in spec, "path" in spec
     if has_name == has_path:
         raise ConfigError(
@@ -83,7 +90,19 @@ def check_spec(spec: Any, where: str = "[data]") -> dict[str, Any]:
         )
     for key in ("path", "labels", "x_key", "y_key"):
         if key in spec and not isinstance(spec[key], str):
-            raise ConfigError(f"{where} {key} must be a string, got {spec[key]!r}.")
+            raise ConfigError(f"{where} {key} must be a string, got {spec[key]!r}.".lstrip())
+    target = spec.get("target", -1)
+    if isinstance(target, bool) or not isinstance(target, int | str):
+        raise ConfigError(
+            f"{where} target must be a column index or a column name, got {target!r}.".lstrip()
+        )
+    if "dataset" in spec:
+        extra = sorted(set(spec) & {"x_key", "y_key", "target", "labels"})
+        if extra:
+            raise ConfigError(
+                f"{where} {extra} apply to a data file (path = ...), not to the built-in "
+                f"dataset {spec['dataset']!r}.".lstrip()
+            )
     if "options" in spec and not isinstance(spec["options"], Mapping):
         raise ConfigError(f"{where} options must be a table of the loader's arguments.")
     if "scale" in spec and (
@@ -118,6 +137,17 @@ def load_data(
     spec: Mapping[str, Any], *, base: Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(x, y)`` as the spec says (not split); relative paths are read from ``base``."""
+    try:
+        return _load_data(spec, base)
+    except (ValueError, KeyError, IndexError, EOFError, UnicodeDecodeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        where = spec.get("path", spec.get("dataset")) if isinstance(spec, Mapping) else spec
+        raise ConfigError(f"[data] cannot read {where}: {message}") from None
+
+
+def _load_data(spec: Mapping[str, Any], base: Path | None) -> tuple[np.ndarray, np.ndarray]:
     spec = check_spec(spec)
     if "dataset" in spec:
         try:
