@@ -6,9 +6,9 @@ same run from ``neuroback/configs/digits.toml``)::
     pip install ".[examples]" && python examples/train_digits.py
 
 It splits the 1,797 digits into train / validation / test (stratified,
-seeded), trains a 64-128-10 ReLU network with Adam, a cosine learning-rate
+seeded), trains a 64-256-10 network (BatchNorm, ReLU, dropout) with AdamW, a cosine learning-rate
 schedule, early stopping on the validation loss and a progress bar, and
-prints the test accuracy (about 96-97%). ``--gradient-plot flow.png`` also
+prints the test accuracy (about 97%). ``--gradient-plot flow.png`` also
 writes the gradient-flow plot; ``--backend cupy`` trains on the GPU.
 """
 
@@ -34,12 +34,14 @@ def main(
 
     nb.seed(seed)
     model = nb.Sequential(
-        nb.layers.Dense(64, 128),
+        nb.layers.Dense(64, 256),
+        nb.layers.BatchNorm(256),
         nb.layers.ReLU(),
-        nb.layers.Dense(128, 10),
+        nb.layers.Dropout(0.2),
+        nb.layers.Dense(256, 10),
     )
     callbacks: list[nb.Callback] = [
-        nb.callbacks.EarlyStopping("val_loss", patience=8),
+        nb.callbacks.EarlyStopping("val_loss", patience=10),
         nb.callbacks.LearningRateScheduler({"type": "Cosine", "config": {"total": epochs}}),
     ]
     if progress:
@@ -50,7 +52,7 @@ def main(
     trainer = nb.Trainer(
         model,
         nb.losses.SoftmaxCrossEntropy(),
-        nb.optimizers.Adam(lr=3e-3),
+        nb.optimizers.AdamW(lr=3e-3, weight_decay=0.01),
         callbacks=callbacks,
         metrics=["accuracy"],
         backend=backend,

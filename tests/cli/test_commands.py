@@ -308,3 +308,10 @@ def test_shipped_examples_run_by_name(neuroback_cmd) -> None:
     assert proc.stdout.strip().splitlines()[-1].startswith("test mae ")
     proc = neuroback_cmd("train", "two_spiral", expect=1)
     assert "no shipped example of that name" in proc.stderr and "two_spirals" in proc.stderr
+
+
+def test_the_main_job_reaches_95_percent(neuroback_cmd) -> None:
+    """`neuroback train` as the README runs it: the embedded default, every epoch."""
+    proc = neuroback_cmd("train", "--quiet")
+    last = proc.stdout.strip().splitlines()[-1]
+    assert float(last.removeprefix("test accuracy ")) >= 0.95, last
