@@ -93,14 +93,14 @@ def cli(debug: bool) -> None:
     Run `neuroback train` for the main job (an MLP on the handwritten digits), or
     `neuroback COMMAND --help` for one command.
     """
-    if not debug:  # a warning is one line too (what it says, not where in the code)
-        warnings.showwarning = _one_line_warning
 
 
 def _one_line_warning(
-    message: Warning | str, category: type[Warning], *args: Any, **kw: Any
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
 ) -> None:
-    click.echo(f"neuroback: warning: {' '.join(str(message).split())}", err=True)
+    """How the command shows a warning: one line, what it says and its kind."""
+    text = " ".join(str(message).split())
+    click.echo(f"neuroback: warning: {text} ({category.__name__})", err=True)
 
 
 from .info import info, plugins  # noqa: E402 - the commands attach to the group above
@@ -123,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown option or command, a missing argument) exits with 2, any other with 1.
     """
     args = list(argv) if argv is not None else sys.argv[1:]
+    if argv is None and "--debug" not in args:  # the console script: warnings in one line too
+        warnings.showwarning = _one_line_warning
     try:
         result = cli.main(args=args, prog_name="neuroback", standalone_mode=False)
     except click.UsageError as exc:

@@ -148,6 +148,7 @@ class PluginRegistry:
 
         seen: set[tuple[str, str]] = set()
         skipped: list[str] = []
+        empty: list[tuple[Any, PluginInfo]] = []
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 dist = ep.dist
@@ -180,6 +181,10 @@ class PluginRegistry:
             reason = self._add(plugin, info)
             if reason is not None:
                 self._fail(info, reason, strict, skipped)
+            elif not info.components:
+                empty.append((plugin, info))
+        for plugin, info in empty:
+            self._warn_if_empty(plugin, info, stacklevel=4)
         # Warn once every plugin is in: even with warnings turned into errors, the
         # registry is complete and the other plugins work.
         for message in skipped:
@@ -306,13 +311,46 @@ class PluginRegistry:
         """
         self.ensure_loaded()
         label = getattr(plugin, "__name__", repr(plugin))
+        if self._pm.is_registered(plugin):  # already in (from its entry point): nothing to do
+            loaded = self._pm.get_name(plugin) or ""
+            for existing in self._plugins:
+                if loaded == f"{existing.distribution}:{existing.entry_point}":
+                    return existing
+            raise PluginError(
+                f"Plugin {label} is already loaded (as {loaded!r}); load it only once."
+            )
         info = PluginInfo(distribution, version, f"<runtime> {label}")
         reason = self._add(plugin, info)
         if reason is not None:
             raise PluginError(
                 f"Plugin {label} (distribution {distribution!r}) could not be loaded: {reason}"
             )
+        self._warn_if_empty(plugin, info, stacklevel=3)
         return info
+
+    def _warn_if_empty(self, plugin: Any, info: PluginInfo, *, stacklevel: int) -> None:
+        """A plugin that registers nothing is almost always a mistake: say which one."""
+        if info.components:
+            return
+        unmarked = sorted(
+            name
+            for name in dir(plugin)
+            if name.startswith("neuroback_register_")
+            and callable(getattr(plugin, name, None))
+            and self._pm.parse_hookimpl_opts(plugin, name) is None
+        )
+        why = (
+            f" Its functions {unmarked} are not decorated with @neuroback.hookimpl, so "
+            f"neuroback does not call them."
+            if unmarked
+            else " Does it define hook functions such as neuroback_register_layers(register)?"
+        )
+        warnings.warn(
+            f"The neuroback plugin {info.distribution} ({info.entry_point}) registered no "
+            f"component.{why}",
+            PluginLoadWarning,
+            stacklevel=stacklevel + 1,
+        )
 
     def register(
         self,
