@@ -103,11 +103,12 @@ def _one_line_warning(
     click.echo(f"neuroback: warning: {text} ({category.__name__})", err=True)
 
 
-from .info import info, plugins  # noqa: E402 - the commands attach to the group above
+from .check import check  # noqa: E402 - the commands attach to the group above
+from .info import info, plugins  # noqa: E402
 from .models import evaluate, predict  # noqa: E402
 from .train import train  # noqa: E402
 
-for _command in (train, evaluate, predict, plugins, info):
+for _command in (train, evaluate, predict, plugins, info, check):
     cli.add_command(_command)
 _BUILTIN_COMMANDS = frozenset(cli.commands)
 
@@ -139,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:  # a plugin's command may exit the Python way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.Abort:
         _error("aborted.")
         return 1

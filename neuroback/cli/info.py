@@ -40,7 +40,7 @@ def plugins(as_json: bool) -> None:
         return
     if not found:
         click.echo("No neuroback plugins found. Is neuroback installed (pip install neuroback)?")
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)
     for p in found:
         tag = " [built-in]" if p.builtin else ""
         click.echo(f"{p.distribution} {p.version}{tag}  ({p.entry_point})")
