@@ -106,9 +106,10 @@ def _one_line_warning(
 from .check import check  # noqa: E402 - the commands attach to the group above
 from .info import info, plugins  # noqa: E402
 from .models import evaluate, predict  # noqa: E402
+from .scaffold import new_plugin  # noqa: E402
 from .train import train  # noqa: E402
 
-for _command in (train, evaluate, predict, plugins, info, check):
+for _command in (train, evaluate, predict, plugins, info, check, new_plugin):
     cli.add_command(_command)
 _BUILTIN_COMMANDS = frozenset(cli.commands)
 
