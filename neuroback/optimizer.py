@@ -24,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -108,7 +109,11 @@ class Optimizer(ABC):
 
         ``step`` counts this parameter's updates from 1 (a frozen parameter's count
         does not advance); ``hp`` holds the hyperparameters in force for
-        this parameter (its group's overrides applied, ``lr`` already scaled).
+        this parameter (its group's overrides applied, ``lr`` already scaled), read-only.
+        ``grad`` is the gradient after the transforms, often the parameter's own ``.grad``
+        buffer: read it, do not keep a reference to it across steps (the next backward
+        writes into it), and do not rely on writing into it (a step undone on a device
+        restores values and slots, not gradients).
         """
 
     def check_slot(self, slot: str, value: np.ndarray) -> str | None:
@@ -360,7 +365,8 @@ class Optimizer(ABC):
                 grads, self._transform_state, values, backend=backend
             )
         self.step_count += 1
-        per_group = self._group_hyperparameters()
+        # read-only: every parameter of a group shares its mapping during a step
+        per_group = [MappingProxyType(hp) for hp in self._group_hyperparameters()]
         group_of = self._group_of
         param_steps = self._param_steps
         for name, param in active.items():

@@ -232,3 +232,22 @@ def test_group_values_given_as_numpy_scalars_are_stored_as_plain_numbers() -> No
     config = opt.config()  # before bind: the value must already be writable
     assert type(config["groups"][0]["weight_decay"]) is float
     assert tomllib.loads(tomli_w.dumps({"c": config}))["c"] == json.loads(json.dumps(config))
+
+
+def test_update_gets_a_read_only_view_of_its_hyperparameters() -> None:
+    """Every parameter of a group shares one mapping in a step: a write would leak."""
+
+    class Meddling(nb.Optimizer):
+        def hyperparameters(self):
+            return {"lr": self.lr}
+
+        def init_slots(self, param):
+            return {}
+
+        def update(self, value, grad, slots, *, step, hp):
+            hp["lr"] = 0.0
+
+    layer = nb.layers.Dense(2, 2)
+    opt = Meddling(lr=0.1).bind(layer)
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        opt.step()
