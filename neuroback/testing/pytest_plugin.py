@@ -11,6 +11,16 @@ By default the backends are ``numpy`` and ``cupy``; the CuPy run is marked
 ``gpu`` and skipped, with its reason, where CuPy or a GPU is missing. Choose
 others with ``--nb-backends=numpy,strict`` (``strict`` is the CPU test backend
 whose arrays refuse implicit NumPy conversion, as CuPy's do).
+
+A plugin's tests can run from its source tree, before it is installed: the ini option
+``nb_plugins`` lists ``distribution = module`` pairs (the module holding the hooks, as in
+the entry point), and each one that is not installed is loaded at the start of the run
+under its distribution's name, so ``nb.layers.Swish`` and ``"my-dist:Swish"`` resolve as
+they will once it is::
+
+    [tool.pytest.ini_options]
+    nb_plugins = ["my-dist = my_dist.plugin"]
+    pythonpath = ["src"]
 """
 
 from __future__ import annotations
@@ -32,9 +42,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default: {','.join(DEFAULT_BACKENDS)}; also available: strict)",
     )
 
+    parser.addini(
+        "nb_plugins",
+        type="linelist",
+        help="'distribution = module' pairs: plugins loaded from source when not installed",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA GPU (skipped without)")
+    _load_source_plugins(config)
+
+
+def _load_source_plugins(config: pytest.Config) -> None:
+    """Load each ``nb_plugins`` entry whose distribution is not installed (from source)."""
+    entries = [line for line in config.getini("nb_plugins") if line.strip()]
+    if not entries:
+        return
+    import importlib
+
+    import neuroback
+    from neuroback.plugin_system.registry import normalize
+
+    installed = {normalize(p.distribution) for p in neuroback.get_registry().plugins()}
+    for entry in entries:
+        distribution, sep, module = (part.strip() for part in entry.partition("="))
+        if not sep or not distribution or not module:
+            raise pytest.UsageError(
+                f"nb_plugins entries are 'distribution = module', got {entry!r}."
+            )
+        if normalize(distribution) in installed:
+            continue  # installed: its entry point already loaded it
+        neuroback.load_plugin(importlib.import_module(module), distribution=distribution)
 
 
 def _requested(config: pytest.Config) -> list[str]:

@@ -73,6 +73,7 @@ def test_the_project_has_what_a_plugin_needs(installed) -> None:
     pyproject = (project / "pyproject.toml").read_text()
     assert '[project.entry-points.neuroback]\nnb_swish_demo = "nb_swish_demo.plugin"' in pyproject
     assert 'dependencies = ["neuroback>=0.1,<0.2"]' in pyproject
+    assert 'nb_plugins = ["nb-swish-demo = nb_swish_demo.plugin"]' in pyproject
 
 
 def test_it_is_listed_checked_and_passes_its_own_tests(installed) -> None:
@@ -122,6 +123,13 @@ metrics = ["accuracy"]
     gone = _run([sys.executable, "-m", "neuroback", "evaluate", model], root, site=None, expect=1)
     assert f"{NAME}:Swish: install it with: pip install {NAME}==0.1.0" in gone.stderr
     assert len(gone.stderr.strip().splitlines()) == 1
+
+
+def test_its_tests_run_from_the_source_tree_before_it_is_installed(tmp_path) -> None:
+    """The generated pyproject's nb_plugins ini option loads the plugin from src/."""
+    _run([sys.executable, "-m", "neuroback", "new-plugin", NAME], cwd=tmp_path)
+    tests = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path / NAME)
+    assert "3 passed" in tests.stdout  # the registry test included: "nb-swish-demo:Swish"
 
 
 def test_bad_names_and_existing_folders_are_refused(tmp_path) -> None:
