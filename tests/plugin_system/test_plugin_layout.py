@@ -83,13 +83,25 @@ def test_simplest_import_does_not_load_builtins(run_python):
 
 
 def _imports_of_builtins(source: str, filename: str) -> list[str]:
-    """Every place in ``source`` that imports neuroback_builtins (as ``file:line``)."""
+    """Every place in ``source`` that imports neuroback_builtins at run time (as
+    ``file:line``). Imports under ``if TYPE_CHECKING:`` never run: the typed namespaces
+    name the built-in classes there, for type checkers only."""
 
     def is_builtins(module: str | None) -> bool:
         return module is not None and module.split(".")[0] == "neuroback_builtins"
 
+    tree = ast.parse(source, filename)
+    type_only = {
+        id(inner)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and getattr(block.test, "id", "") == "TYPE_CHECKING"
+        for stmt in block.body
+        for inner in ast.walk(stmt)
+    }
     found = []
-    for node in ast.walk(ast.parse(source, filename)):
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             hit = any(is_builtins(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -129,6 +141,15 @@ def test_the_import_checker_catches(snippet):
 def test_the_import_checker_ignores_lookalikes():
     source = "import neuroback\nfrom . import builtins_x\nimport neuroback_builtins_extra\n"
     assert _imports_of_builtins(source, "ok.py") == []
+
+
+def test_the_import_checker_ignores_type_checking_imports_only():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from neuroback_builtins.dense import Dense\n"
+        "else:\n    import neuroback_builtins\n"
+    )
+    assert _imports_of_builtins(source, "x.py") == ["x.py:5"]
 
 
 def test_core_never_imports_the_builtins():
