@@ -27,7 +27,6 @@ entry in ``KNOWN_BUGS`` so the fuzz tests recognize it meanwhile.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -36,7 +35,7 @@ import re
 import struct
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
+from json_tree import DELETE as _DELETE
+from json_tree import decode as _decode
+from json_tree import get_at as _get
+from json_tree import paths as _paths
+from json_tree import replaced as _replaced
+from json_tree import write as _write
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_save
 
@@ -316,12 +321,6 @@ class Checkpoint:
         return None
 
 
-def _decode(data: bytes) -> tuple[int, dict[str, Any]]:
-    (length,) = _LENGTH.unpack(data[:8])
-    raw = json.loads(data[8 : 8 + length])
-    return 8 + length, raw
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
     folder = tmp_path_factory.mktemp("checkpoint")
@@ -351,12 +350,6 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
     )
     assert check_load(path, "the original") is None
     return Checkpoint(path, data, header_end, raw, header, load_file(path))
-
-
-def _write(folder: Path, data: bytes, name: str = "fuzzed.safetensors") -> Path:
-    path = folder / name
-    path.write_bytes(data)
-    return path
 
 
 def _rewrite(
@@ -508,50 +501,6 @@ def _json_values(tensors: dict[str, np.ndarray], subtrees: list[Any]) -> st.Sear
         max_leaves=10,
     )
     return generated | st.sampled_from(subtrees)
-
-
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """The path (keys and indices) of every value in a JSON tree, the root included."""
-    yield prefix
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, (*prefix, index))
-
-
-_DELETE = object()
-
-
-def _get(tree: Any, path: tuple[Any, ...]) -> Any:
-    """The value at ``path`` in ``tree``, or ``_DELETE`` where an earlier edit removed it."""
-    for step in path:
-        if (isinstance(tree, dict) and step in tree) or (
-            isinstance(tree, list) and isinstance(step, int) and step < len(tree)
-        ):
-            tree = tree[step]
-        else:
-            return _DELETE
-    return tree
-
-
-def _replaced(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """A copy of ``tree`` with the value at ``path`` replaced, deleted (``_DELETE``), or
-    appended (a list's length as the last index)."""
-    if not path:
-        return copy.deepcopy(value)
-    out = copy.deepcopy(tree)
-    parent = out
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    elif isinstance(parent, list) and path[-1] == len(parent):
-        parent.append(copy.deepcopy(value))
-    else:
-        parent[path[-1]] = copy.deepcopy(value)
-    return out
 
 
 #: the parts a rewrite aims at, each drawn equally often (then a path inside it)

@@ -22,7 +22,7 @@ import random
 import struct
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
+from json_tree import DELETE as _DELETE
+from json_tree import decode as _decode
+from json_tree import get_at as _get
+from json_tree import paths as _paths
+from json_tree import replaced as _replaced
+from json_tree import write as _write
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_save
 
@@ -148,12 +154,6 @@ MODELS: dict[str, Callable[[], nb.Layer]] = {
 METADATA = {"note": "fuzz", "epochs": 3, "nested": {"a": [1, 2.5, None, True, "é"]}}
 
 
-def _decode(data: bytes) -> tuple[int, dict[str, Any]]:
-    (length,) = _LENGTH.unpack(data[:8])
-    raw = json.loads(data[8 : 8 + length])
-    return 8 + length, raw
-
-
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelFile]:
     folder = tmp_path_factory.mktemp("models")
@@ -180,12 +180,6 @@ def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelFile
         assert {k: v.shape for k, v in again.state_dict().items()} == files[name].shapes
         assert nb.load_metadata(path) == METADATA
     return files
-
-
-def _write(folder: Path, data: bytes, name: str = "fuzzed.safetensors") -> Path:
-    path = folder / name
-    path.write_bytes(data)
-    return path
 
 
 def _encode_raw(raw: Any) -> bytes:
@@ -246,47 +240,6 @@ SPECS = st.fixed_dictionaries(
 )
 #: what replaces a part of a header: any JSON value, or a component spec
 REPLACEMENTS = JSON_VALUES | SPECS | st.lists(SPECS, max_size=3)
-
-
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """The path (keys and indices) of every value in a JSON tree, the root included."""
-    yield prefix
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, (*prefix, index))
-
-
-_DELETE = object()
-
-
-def _get(tree: Any, path: tuple[Any, ...]) -> Any:
-    """The value at ``path`` in ``tree``, or ``_DELETE`` where an earlier edit removed it."""
-    for step in path:
-        if (isinstance(tree, dict) and step in tree) or (
-            isinstance(tree, list) and isinstance(step, int) and step < len(tree)
-        ):
-            tree = tree[step]
-        else:
-            return _DELETE
-    return tree
-
-
-def _replaced(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """A copy of ``tree`` with the value at ``path`` replaced (or deleted: ``_DELETE``)."""
-    if not path:
-        return copy.deepcopy(value)
-    out = copy.deepcopy(tree)
-    parent = out
-    for step in path[:-1]:
-        parent = parent[step]
-    if value is _DELETE:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = copy.deepcopy(value)
-    return out
 
 
 # -- 1. random bytes ---------------------------------------------------------------------------
