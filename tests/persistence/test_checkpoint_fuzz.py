@@ -32,7 +32,6 @@ import math
 import os
 import random
 import re
-import struct
 import traceback
 import warnings
 from collections.abc import Callable
@@ -42,15 +41,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from fuzz_support import DELETE as _DELETE
+from fuzz_support import decode as _decode
+from fuzz_support import fuzz
+from fuzz_support import get_at as _get
+from fuzz_support import paths as _paths
+from fuzz_support import replaced as _replaced
+from fuzz_support import short as _short
+from fuzz_support import write as _write
+from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from json_tree import DELETE as _DELETE
-from json_tree import decode as _decode
-from json_tree import get_at as _get
-from json_tree import paths as _paths
-from json_tree import replaced as _replaced
-from json_tree import write as _write
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_save
 
@@ -60,20 +61,6 @@ from neuroback.errors import FileFormatError, MissingPluginError, StateMismatchE
 ALLOWED = (FileFormatError, StateMismatchError, MissingPluginError)
 LOAD_ALLOWED = (FileFormatError, MissingPluginError)
 
-#: every fuzz test: no deadline (slow CI cores), no example database written into the tree
-FUZZ = settings(
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-def fuzz(examples: int) -> settings:
-    """The fuzz settings, with ``examples`` examples."""
-    return settings(FUZZ, max_examples=examples)
-
-
-_LENGTH = struct.Struct("<Q")
 
 # 30 samples in batches of 8: 4 batches per epoch, the last of 6; accumulate_steps=2, so
 # after batch step 7 (the third batch of the second epoch) one micro-batch is pending
@@ -180,11 +167,6 @@ def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 # -- the documented-errors check --------------------------------------------------------------
-def _short(value: Any, limit: int = 400) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
 def _frames(exc: BaseException) -> list[tuple[str, str]]:
     """(file name, function) of every frame the exception went through, outermost first."""
     return [(Path(f.filename).name, f.name) for f in traceback.extract_tb(exc.__traceback__)]

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import random
-import struct
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -29,15 +28,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from fuzz_support import DELETE as _DELETE
+from fuzz_support import LENGTH as _LENGTH
+from fuzz_support import decode as _decode
+from fuzz_support import fuzz
+from fuzz_support import get_at as _get
+from fuzz_support import paths as _paths
+from fuzz_support import replaced as _replaced
+from fuzz_support import short as _short
+from fuzz_support import write as _write
+from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from json_tree import DELETE as _DELETE
-from json_tree import decode as _decode
-from json_tree import get_at as _get
-from json_tree import paths as _paths
-from json_tree import replaced as _replaced
-from json_tree import write as _write
 from safetensors.numpy import load_file
 from safetensors.numpy import save as safetensors_save
 
@@ -46,20 +48,6 @@ from neuroback.errors import FileFormatError, MissingPluginError
 
 ALLOWED = (FileFormatError, MissingPluginError)
 
-#: every fuzz test: no deadline (slow CI cores), no example database written into the tree
-FUZZ = settings(
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-def fuzz(examples: int) -> settings:
-    """The fuzz settings, with ``examples`` examples."""
-    return settings(FUZZ, max_examples=examples)
-
-
-_LENGTH = struct.Struct("<Q")
 #: the dtype names of safetensors (some neuroback does not read) and a few that are not
 DTYPE_NAMES = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3"]
 DTYPE_NAMES += ["U64", "f32", "float32", "", "X"]
@@ -68,11 +56,6 @@ WIDTHS |= {"U8": 1, "BOOL": 1, "U64": 8}
 
 
 # -- the documented-errors check --------------------------------------------------------------
-def _short(value: Any, limit: int = 400) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
 def assert_only_documented(
     call: Callable[[], Any], what: Any = "", allowed: tuple[type[BaseException], ...] = ALLOWED
 ) -> Any:

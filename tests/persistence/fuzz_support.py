@@ -1,4 +1,5 @@
-"""Editing JSON trees and safetensors bytes, for the fuzz tests of both file loaders."""
+"""Shared by the fuzz tests of both file loaders: hypothesis settings, editing JSON trees,
+reading and writing safetensors bytes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
+
 #: safetensors: an 8-byte little-endian header length, then the JSON header
 LENGTH = struct.Struct("<Q")
+
+#: every fuzz test: no deadline (slow CI cores), no example database written into the tree
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def fuzz(examples: int) -> settings:
+    """The fuzz settings, with ``examples`` examples."""
+    return settings(FUZZ, max_examples=examples)
+
+
+def short(value: Any, limit: int = 400) -> str:
+    """``repr(value)``, cut for an assertion message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
 
 #: A value meaning "delete what is at this path" (for :func:`replaced`).
 DELETE = object()
