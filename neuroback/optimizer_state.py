@@ -35,6 +35,7 @@ writes them):
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -220,12 +221,32 @@ def stage_state(
     return StagedState(hyperparameters, step_count, param_steps, staged_slots, transform_leaves)
 
 
+def _settable(optimizer: Optimizer, key: str) -> bool:
+    """Whether ``optimizer.<key> = value`` sets what :meth:`hyperparameters` reads: an
+    instance attribute of that name, or a class attribute with a setter (a property)."""
+    declared = inspect.getattr_static(type(optimizer), key, None)
+    if isinstance(declared, property):
+        return declared.fset is not None
+    if hasattr(type(declared), "__set__"):  # another data descriptor
+        return True
+    return key in getattr(optimizer, "__dict__", {})
+
+
 def _hyperparameters(optimizer: Optimizer, check: _Checker, saved: Any) -> dict[str, Any]:
     name = check.name
     saved = check.mapping(
         saved, "state['hyperparameters']", "a mapping of hyperparameter name to value"
     )
     current = optimizer.hyperparameters()
+    hidden = [k for k in current if not _settable(optimizer, k)]
+    if hidden:
+        raise TypeError(
+            f"Cannot load a state into {name}: its hyperparameters {hidden} are not attributes "
+            f"of that name, so they cannot be restored (the state sets optimizer.<name> = "
+            f"value). Keep each hyperparameter in an attribute named as its constructor "
+            f"argument (self.{hidden[0]} = {hidden[0]}), or give it a property with a setter, "
+            f"as Optimizer.lr has."
+        )
     unknown = sorted(set(saved) - set(current))
     if unknown:
         raise ValueError(

@@ -5,6 +5,7 @@ Private to :mod:`neuroback.testing`; the checks themselves are in ``conformance.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +38,60 @@ def _with_dtype(spec: Any, dtype: str) -> Any:
     return spec
 
 
+def _changed(default: Any) -> Any:
+    """A value other than ``default`` of the same plain type, or ``None`` when there is none."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default * 0.5 if default else 0.5
+    return None
+
+
+def _check_config_keeps_arguments(component: Any) -> None:
+    """Every constructor argument reaches ``config()``.
+
+    A required argument must be in ``config()`` as it is. An argument with a plain
+    (bool, int or float) default may be left out while it is at its default, but a
+    component built with another value must report it, or a saved model or a resumed
+    run would silently rebuild it with the default. Arguments whose default is ``None``
+    or an object (a backend, a generator, a file) are not probed.
+    """
+    cls = type(component)
+    config = dict(component.config())
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):  # a builtin or C-level constructor: nothing to read
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for name, param in list(signature.parameters.items())[1:]:
+        if param.kind not in named or name in config:
+            continue
+        if param.default is inspect.Parameter.empty:
+            raise _fail(
+                component,
+                "config() keeps every constructor argument",
+                f"the required argument {name!r} is missing from config() {config}",
+            )
+        other = _changed(param.default)
+        if other is None:
+            continue
+        try:
+            probe = cls.from_config({**config, name: other})
+        except Exception:  # the changed value is not valid here: nothing to learn
+            continue
+        if name not in probe.config():
+            raise _fail(
+                component,
+                "config() keeps every constructor argument",
+                f"built with {name}={other!r}, config() is {probe.config()} without "
+                f"{name!r}, so a saved or resumed copy would get {name}={param.default!r}",
+            )
+
+
 def _json_round_trip(component: Any, kind: str) -> Any:
+    _check_config_keeps_arguments(component)
     spec = to_spec(component)
     try:
         text = json.dumps(spec)

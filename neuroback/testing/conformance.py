@@ -32,6 +32,7 @@ from ..tree import is_array as _is_array
 from ..tree import leaves as _leaves
 from ._contract_support import (
     ConformanceError,
+    _changed,
     _copy_weights,
     _expect,
     _fail,
@@ -271,13 +272,17 @@ def check_loss(loss: Loss, pred: Any, target: Any, *, rtol: float = 1e-5) -> Non
 def check_optimizer(optimizer: Optimizer, *, steps: int = 200, seed: int = 0) -> None:
     """Run the optimizer contract on fresh copies of ``optimizer`` (built from its config).
 
-    Checks: it lowers a quadratic in float64 and in float32 (dtype kept); its
-    state_dict resumes a run exactly; its config survives a JSON round trip.
+    Checks: each hyperparameter is the attribute of its name (what ``load_state_dict``
+    and schedules set is what :meth:`~neuroback.Optimizer.hyperparameters` reports); it
+    lowers a quadratic in float64 and in float32 (dtype kept); its state_dict resumes a
+    run exactly; its config survives a JSON round trip and keeps every argument.
     """
     backend = get_backend()
 
     def fresh() -> Optimizer:
         return type(optimizer).from_config(optimizer.config())
+
+    _check_hyperparameter_attributes(fresh())
 
     for dtype in (np.float64, np.float32):
         params, targets = _quadratic_params(backend, dtype, seed)
@@ -310,6 +315,26 @@ def check_optimizer(optimizer: Optimizer, *, steps: int = 200, seed: int = 0) ->
         if not np.array_equal(backend.to_host(p.value), expected[k]):
             raise _fail(optimizer, "state_dict() resumes a run exactly", f"parameter {k} differs")
     _json_round_trip(optimizer, "optimizers")
+
+
+def _check_hyperparameter_attributes(optimizer: Optimizer) -> None:
+    for key, value in optimizer.hyperparameters().items():
+        other = _changed(value)
+        if other is None:
+            continue
+        try:
+            setattr(optimizer, key, other)
+        except (TypeError, ValueError):  # the changed value is refused: nothing to learn
+            continue
+        seen = optimizer.hyperparameters()[key]
+        if seen != other:
+            raise _fail(
+                optimizer,
+                "each hyperparameter is the attribute of its name",
+                f"after optimizer.{key} = {other!r}, hyperparameters() reports {key}={seen!r}; "
+                f"load_state_dict() and schedules set the attribute, so store the value in "
+                f"self.{key} (or a property with a setter)",
+            )
 
 
 # -- gradient transforms -----------------------------------------------------------------
