@@ -41,6 +41,7 @@ from .loss import Loss
 from .model_file import load, load_metadata, save
 from .optimizer import Optimizer
 from .parameter import Parameter
+from .plugin_api import PLUGIN_API_VERSION
 from .plugin_system import PluginLoadWarning, get_registry, hookimpl
 from .rng import default_rng, seed
 from .schedule import Schedule
@@ -54,6 +55,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "PLUGIN_API_VERSION",
     "Array",
     "Backend",
     "BackendLike",

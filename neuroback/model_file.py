@@ -39,7 +39,7 @@ from .errors import FileFormatError, MissingPluginError
 from .file_format import read_file, read_header, write_file
 from .layer import Layer
 from .plugin_system import get_registry
-from .plugin_system.registry import install_hint, normalize
+from .plugin_system.registry import RUNTIME_DISTRIBUTION, install_hint, normalize
 from .rng import untouched_default_rng
 from .weights import shared_names, tie_shared
 
@@ -169,7 +169,8 @@ def check_plugins(header: Mapping[str, Any], path: Any) -> None:
         version = info.get("version") if isinstance(info, dict) else None
         version = version if isinstance(version, str) else None
         get_registry().remember_missing(qualified, version)  # nb.layers.Name will say so too
-        if normalize(dist) in installed:  # the plugin is here, in a version without it
+        here = normalize(dist) in installed and normalize(dist) != RUNTIME_DISTRIBUTION
+        if here:  # the plugin is installed, in a version without it
             pinned = f"=={version}" if isinstance(version, str) and version != "0" else ""
             lines.append(
                 f"  {qualified}: the installed {dist} {installed[normalize(dist)]} has no such "

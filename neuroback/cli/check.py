@@ -30,13 +30,16 @@ class CheckResult:
 
 def check_distribution(distribution: str, backends: list[str]) -> list[CheckResult]:
     """Run :func:`neuroback.testing.check_component` on every component ``distribution``
-    registers (commands aside: they have no contract), on each backend."""
+    registers (commands aside: they have no contract), and
+    :func:`neuroback.testing.check_kernel` on every :class:`~neuroback.kernels.Kernel`
+    defined in the packages those components come from, on each backend."""
     import neuroback.testing.strict  # noqa: F401 - registers the strict backend
 
     from ..backend import available_backends, use_backend
+    from ..kernels import kernels
     from ..plugin_system import get_registry
     from ..plugin_system.registry import normalize
-    from ..testing import check_component
+    from ..testing import check_component, check_kernel
 
     registry = get_registry()
     components = [
@@ -53,19 +56,27 @@ def check_distribution(distribution: str, backends: list[str]) -> list[CheckResu
     unknown = [b for b in backends if b not in available_backends()]
     if unknown:
         raise ConfigError(f"Unknown backend {unknown[0]!r}; available: {available_backends()}.")
+    packages = {getattr(c.obj, "__module__", "").split(".")[0] for c in components}
+    checks = [
+        (c.qualified_name, c.kind, lambda obj=c.obj: check_component(obj)) for c in components
+    ] + [
+        (k.name, "kernels", lambda k=k: check_kernel(k))
+        for k in kernels()
+        if getattr(k.reference, "__module__", "").split(".")[0] in packages
+    ]
     results: list[CheckResult] = []
-    for comp in components:
+    for name, kind, run in checks:
         for backend in backends:
             try:
                 with use_backend(backend):
-                    check_component(comp.obj)
+                    run()
                 failure = ""
             except Exception as exc:  # any failure of a component is reported, not raised
                 lines = str(exc).strip().splitlines() or [type(exc).__name__]
                 failure = f"{type(exc).__name__}: {lines[0]}"
                 if not isinstance(exc, AssertionError):
                     failure += f" ({traceback.extract_tb(exc.__traceback__)[-1].name})"
-            results.append(CheckResult(comp.qualified_name, comp.kind, backend, failure))
+            results.append(CheckResult(name, kind, backend, failure))
     return results
 
 

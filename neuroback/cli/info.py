@@ -69,9 +69,13 @@ def info(as_json: bool) -> None:
 def describe() -> dict[str, Any]:
     """What ``neuroback info`` shows, as a dict."""
     from .. import __version__
+    from ..file_format import FORMAT_VERSION
+    from ..plugin_api import PLUGIN_API_VERSION
 
     return {
         "neuroback": __version__,
+        "plugin api": PLUGIN_API_VERSION,
+        "file format": FORMAT_VERSION,
         "python": f"{platform.python_version()} ({platform.platform()})",
         "numpy": np.__version__,
         "blas": _blas(),

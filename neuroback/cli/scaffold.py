@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+from ..plugin_api import PLUGIN_API_VERSION
 
 __all__ = ["new_plugin", "write_plugin_project"]
 
@@ -46,6 +47,7 @@ def write_plugin_project(name: str, folder: Path) -> list[Path]:
         "major": major,
         "minor": minor,
         "next_minor": minor + 1,
+        "plugin_api": PLUGIN_API_VERSION,
     }
     templates = resources.files("neuroback.cli").joinpath("templates")
     written = []

@@ -33,6 +33,7 @@ from typing import Any
 import pluggy
 
 from ..errors import ComponentNotFoundError, ConfigError, MissingPluginError, PluginError
+from ..plugin_api import why_incompatible
 from ..switches import env_flag
 from . import hookspecs
 from .kinds import KINDS, Kind, instance_kind, instance_message, kind_of
@@ -208,6 +209,9 @@ class PluginRegistry:
 
         Returns ``None`` on success, else why the plugin was rejected (nothing of it is kept).
         """
+        incompatible = why_incompatible(plugin, info.distribution, info.version)
+        if incompatible is not None:
+            return incompatible
         name = f"{info.distribution}:{info.entry_point}"
         try:
             self._pm.register(plugin, name=name)

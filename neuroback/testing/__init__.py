@@ -9,12 +9,15 @@ which rule broke and how.
   :func:`check_transform`, :func:`check_callback`, :func:`check_metric`,
   :func:`check_schedule`: the full
   contract of each kind.
+- :func:`check_kernel`: a :class:`~neuroback.kernels.Kernel`'s reference runs on the
+  backend and its fast version there agrees with it.
 - :func:`check_component`: the contract, run on a class's own ``example()``.
 
 The pytest plugin :mod:`neuroback.testing.pytest_plugin` (installed with
 neuroback) adds the ``nb_backend`` fixture.
 """
 
+from ._kernel_checks import check_kernel
 from .conformance import (
     ConformanceError,
     check_callback,
@@ -39,6 +42,7 @@ __all__ = [
     "GradientReport",
     "check_callback",
     "check_component",
+    "check_kernel",
     "check_layer",
     "check_layer_gradients",
     "check_loss",

@@ -19,14 +19,139 @@ directly, :math:`\theta \leftarrow \theta(1-\eta\lambda)`, before the update
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
+from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks
+from neuroback.kernels import Kernel
 
-__all__ = ["Adam", "AdamW"]
+__all__ = ["Adam", "AdamW", "adam_step"]
+
+
+def _adam_reference(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+) -> None:
+    r"""One Adam (``decoupled=True``: AdamW) step in place, in PyTorch's order.
+
+    .. math::
+
+        \theta &\leftarrow \theta (1 - \eta\lambda) \quad\text{(AdamW)}
+        \qquad g \leftarrow g + \lambda\theta \quad\text{(Adam)} \\
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,
+        \frac{m}{\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    ``grad`` is left alone; one temporary array (the denominator) is allocated.
+    """
+    xp = backend.xp
+    if weight_decay:
+        if decoupled:
+            value *= 1.0 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * value
+    exp_avg *= beta1
+    exp_avg += (1.0 - beta1) * grad
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1.0 - beta2) * (grad * grad)
+    bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+    denom = xp.sqrt(exp_avg_sq)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    denom = xp.divide(exp_avg, denom, out=denom)
+    denom *= lr / (1.0 - beta1**step)
+    value -= denom
+
+
+def _adam_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    rng = np.random.default_rng(0)
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for dtype in (np.float32, np.float64):
+        for step, weight_decay, decoupled in [(1, 0.0, False), (7, 0.1, False), (3, 0.1, True)]:
+            value, grad, exp_avg = (rng.normal(size=(33, 7)).astype(dtype) for _ in "vgm")
+            exp_avg_sq = rng.random(size=(33, 7)).astype(dtype)  # never negative
+            hp = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+            cases.append(
+                (
+                    (value, grad, exp_avg, exp_avg_sq),
+                    {"step": step, **hp, "weight_decay": weight_decay, "decoupled": decoupled},
+                )
+            )
+    return cases
+
+
+#: The Adam/AdamW update as a kernel: the reference above, a fused CuPy kernel below.
+adam_step = Kernel("Adam.step", _adam_reference, example=_adam_cases)
+
+
+@functools.cache
+def _cupy_adam_kernel(cupy: Any) -> Any:
+    return cupy.ElementwiseKernel(
+        "T grad, T one_minus_beta1, T one_minus_beta2, T beta1, T beta2, T eps, "
+        "T bias_correction2_sqrt, T step_size, T coupled_decay, T shrink",
+        "T value, T exp_avg, T exp_avg_sq",
+        """
+        T g = grad + coupled_decay * value;
+        T m = beta1 * exp_avg + one_minus_beta1 * g;
+        T v = beta2 * exp_avg_sq + one_minus_beta2 * (g * g);
+        exp_avg = m;
+        exp_avg_sq = v;
+        value = value * shrink - step_size * (m / (sqrt(v) / bias_correction2_sqrt + eps));
+        """,
+        "neuroback_adam",
+    )
+
+
+@adam_step.implement("cupy")
+def _adam_cupy(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+) -> None:
+    """The reference's step as one CUDA kernel: one pass over parameter and slots, no
+    temporaries. The scalars are computed on the host in float64, as in the reference."""
+    coupled_decay = 0.0 if decoupled else weight_decay
+    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
+    _cupy_adam_kernel(backend.xp)(
+        grad,
+        1.0 - beta1,
+        1.0 - beta2,
+        beta1,
+        beta2,
+        eps,
+        (1.0 - beta2**step) ** 0.5,
+        lr / (1.0 - beta1**step),
+        coupled_decay,
+        shrink,
+        value,
+        exp_avg,
+        exp_avg_sq,
+    )
 
 
 class _AdamBase(Optimizer):
@@ -105,7 +230,8 @@ class _AdamBase(Optimizer):
                 f"dtype), so a zero gradient would give 0/0 = NaN. Use an eps of at least "
                 f"{float(np.finfo(value.dtype).tiny):.1e} (the default 1e-8 is fine in float32)."
             )
-        self.backend.adam_update(
+        adam_step(
+            self.backend,
             value,
             grad,
             slots["exp_avg"],

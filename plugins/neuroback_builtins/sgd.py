@@ -15,12 +15,120 @@ of the seed tutorial's ``update_weights``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, final
 
-from neuroback import Array, GradientTransform, Optimizer, Parameter, checks
+import numpy as np
 
-__all__ = ["SGD"]
+from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks
+from neuroback.kernels import Kernel
+
+__all__ = ["SGD", "sgd_step"]
+
+
+def _sgd_reference(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    velocity: Array | None,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    first_step: bool,
+) -> None:
+    r"""One SGD step in place, in PyTorch's order (the module's formulas):
+    :math:`g \leftarrow g + \lambda\theta`; :math:`v \leftarrow \mu v + (1-\tau) g`
+    (:math:`v \leftarrow g` on the first step); :math:`d = g + \mu v` (Nesterov) or
+    :math:`v`; :math:`\theta \leftarrow \theta - \eta d`. ``grad`` is left alone."""
+    xp = backend.xp
+    if weight_decay:
+        grad = grad + weight_decay * value
+    if momentum:
+        if velocity is None:
+            raise ValueError("SGD with momentum needs a velocity buffer")
+        if first_step:
+            velocity[...] = grad
+        else:
+            velocity *= momentum
+            velocity += (1.0 - dampening) * grad
+        direction = grad + momentum * velocity if nesterov else velocity
+    else:
+        direction = grad
+    xp.subtract(value, lr * direction, out=value)  # one temporary at most
+
+
+def _sgd_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    rng = np.random.default_rng(0)
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    settings = [
+        {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+        {"momentum": 0.0, "dampening": 0.0, "weight_decay": 1e-2, "nesterov": False},
+        {"momentum": 0.9, "dampening": 0.1, "weight_decay": 1e-2, "nesterov": False},
+        {"momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": True},
+    ]
+    for dtype in (np.float32, np.float64):
+        for hp in settings:
+            for first in (True, False):
+                value, grad, velocity = (rng.normal(size=(33, 7)).astype(dtype) for _ in "vgm")
+                args = (value, grad, velocity if hp["momentum"] else None)
+                cases.append((args, {"lr": 0.05, **hp, "first_step": first}))
+    return cases
+
+
+#: The SGD update as a kernel: the reference above, a fused CuPy kernel below.
+sgd_step = Kernel("SGD.step", _sgd_reference, example=_sgd_cases)
+
+
+@functools.cache
+def _cupy_sgd_kernels(cupy: Any) -> tuple[Any, Any]:
+    plain = cupy.ElementwiseKernel(
+        "T grad, T lr, T weight_decay",
+        "T value",
+        "value -= lr * (grad + weight_decay * value);",
+        "neuroback_sgd",
+    )
+    with_momentum = cupy.ElementwiseKernel(
+        "T grad, T lr, T momentum, T keep, T weight_decay, T nesterov, T first",
+        "T value, T velocity",
+        """
+        T g = grad + weight_decay * value;
+        T v = first != 0 ? g : momentum * velocity + keep * g;
+        velocity = v;
+        value -= lr * (nesterov != 0 ? g + momentum * v : v);
+        """,
+        "neuroback_sgd_momentum",
+    )
+    return plain, with_momentum
+
+
+@sgd_step.implement("cupy")
+def _sgd_cupy(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    velocity: Array | None,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    first_step: bool,
+) -> None:
+    """The reference's step as one CUDA kernel: one pass over the parameter."""
+    plain, with_momentum = _cupy_sgd_kernels(backend.xp)
+    if not momentum:
+        plain(grad, lr, weight_decay, value)
+        return
+    if velocity is None:
+        raise ValueError("SGD with momentum needs a velocity buffer")
+    keep = 1.0 - dampening  # on the host in float64, as the reference computes it
+    flags = (float(bool(nesterov)), float(bool(first_step)))
+    with_momentum(grad, lr, momentum, keep, weight_decay, *flags, value, velocity)
 
 
 @final
@@ -87,7 +195,8 @@ class SGD(Optimizer):
         first = velocity is None
         if hp["momentum"] and velocity is None:
             velocity = slots["velocity"] = self.backend.xp.empty_like(value)
-        self.backend.sgd_update(
+        sgd_step(
+            self.backend,
             value,
             grad,
             velocity,

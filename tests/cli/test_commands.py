@@ -264,6 +264,7 @@ def test_version_info_and_plugins(neuroback_cmd) -> None:
     facts = json.loads(neuroback_cmd("info", "--json").stdout)
     assert facts["neuroback"] == nb.__version__ and facts["numpy"] == np.__version__
     assert {"blas", "blas threads", "cupy", "gpu"} <= set(facts)
+    assert facts["plugin api"] == nb.PLUGIN_API_VERSION and facts["file format"] == 1
     text = neuroback_cmd("info").stdout
     assert text.startswith("neuroback ") and "blas threads" in text
     assert "neuroback" in neuroback_cmd("plugins").stdout

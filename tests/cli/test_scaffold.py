@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import neuroback as nb
+
 NAME = "nb-swish-demo"
 
 
@@ -74,6 +76,8 @@ def test_the_project_has_what_a_plugin_needs(installed) -> None:
     assert '[project.entry-points.neuroback]\nnb_swish_demo = "nb_swish_demo.plugin"' in pyproject
     assert 'dependencies = ["neuroback>=0.1,<0.2"]' in pyproject
     assert 'nb_plugins = ["nb-swish-demo = nb_swish_demo.plugin"]' in pyproject
+    hooks = (project / "src/nb_swish_demo/plugin.py").read_text()
+    assert f'NEUROBACK_PLUGIN_API = "{nb.PLUGIN_API_VERSION}"' in hooks
 
 
 def test_it_is_listed_checked_and_passes_its_own_tests(installed) -> None:

@@ -175,6 +175,30 @@ def test_a_run_time_component_says_to_register_it(tmp_path) -> None:
         nb.load(path)
 
 
+def test_a_missing_run_time_component_says_to_register_it_when_others_are_registered(
+    tmp_path,
+) -> None:
+    """Once any component is registered at run time, 'local' is among the distributions;
+    a missing local:X must still say to register it (not 'pip install local')."""
+
+    class Halve(nb.Layer):
+        def forward(self, x, *, train, rng=None):
+            return x / 2, lambda dy, input_grad=True: dy / 2
+
+    nb.register(Halve, name="HalveForMissingTest")
+    path = nb.save(_mlp(), tmp_path / "m.safetensors")
+    _rewrite(
+        path,
+        lambda h: h["architecture"]["config"]["layers"].__setitem__(
+            2, {"type": "local:SwishNeverRegistered", "config": {}}
+        ),
+    )
+    with pytest.raises(MissingPluginError) as caught:
+        nb.load(path)
+    assert "local:SwishNeverRegistered: it was registered at run time" in str(caught.value)
+    assert "pip install local" not in str(caught.value)
+
+
 def test_a_model_saved_on_one_backend_loads_on_another(tmp_path) -> None:
     model = _trained(_mlp()).to("strict")  # the strict backend stands in for a device
     path = nb.save(model, tmp_path / "m.safetensors")

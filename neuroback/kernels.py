@@ -1,0 +1,124 @@
+r"""Kernels beside their rules: one computation, a reference and fast versions per backend.
+
+An update rule or a layer keeps its arithmetic next to its math, as a :class:`Kernel`:
+
+* a **reference** implementation, written once against the array API of
+  ``backend.xp``, that runs on every backend (NumPy, CuPy, the strict test backend);
+* optionally, **fast** implementations for named backends (a fused
+  ``cupy.ElementwiseKernel`` for ``"cupy"``, a JIT-compiled loop for ``"numpy"``), each
+  registered with :meth:`Kernel.implement` in the same module as the reference.
+
+Calling the kernel runs the fast version for the backend it is given when there is one,
+and the reference otherwise. The reference is the definition: every fast version is
+compared with it (:func:`neuroback.testing.check_kernel`), and
+``NEUROBACK_REFERENCE_KERNELS=1`` (or :func:`reference_kernels` in code) runs the
+references everywhere, to tell a numerical difference from a bug. Kernels change their
+arguments in place and return nothing, or return new arrays; either way, what a fast
+version does must be what the reference does.
+
+>>> import numpy as np
+>>> import neuroback as nb
+>>> def axpy_reference(backend, y, x, *, a):          # y <- y + a x, in place
+...     y += a * x
+>>> axpy = Kernel("axpy", axpy_reference,
+...               example=lambda: [((np.ones(3), np.arange(3.0)), {"a": 2.0})])
+>>> numpy = nb.get_backend("numpy")
+>>> y = np.ones(3)
+>>> axpy(numpy, y, np.arange(3.0), a=2.0)
+>>> y
+array([1., 3., 5.])
+>>> @axpy.implement("numpy")
+... def axpy_numpy(backend, y, x, *, a):              # the same, with no temporary
+...     np.add(y, np.multiply(x, a, out=np.empty_like(x)), out=y)
+>>> sorted(axpy.implementations)
+['numpy']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .switches import env_flag
+
+__all__ = ["Kernel", "kernels", "reference_kernels"]
+
+#: ``(args, kwargs)`` pairs of host (NumPy) inputs; arrays are moved to the backend.
+ExampleCases = Sequence[tuple[tuple[Any, ...], dict[str, Any]]]
+
+_REFERENCE_ONLY: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "neuroback_reference_kernels", default=None
+)
+_ALL: list[Kernel] = []
+
+
+def _reference_only() -> bool:
+    forced = _REFERENCE_ONLY.get()
+    if forced is None:  # read the environment once per context, then remember it
+        forced = env_flag("NEUROBACK_REFERENCE_KERNELS")
+        _REFERENCE_ONLY.set(forced)
+    return forced
+
+
+@contextlib.contextmanager
+def reference_kernels(enabled: bool = True) -> Iterator[None]:
+    """Within the block, every :class:`Kernel` runs its reference implementation
+    (``enabled=False``: the fast ones again, whatever the environment says)."""
+    token = _REFERENCE_ONLY.set(enabled)
+    try:
+        yield
+    finally:
+        _REFERENCE_ONLY.reset(token)
+
+
+class Kernel:
+    """A named computation with a reference implementation and fast ones per backend.
+
+    ``reference(backend, *args, **kwargs)`` uses only ``backend.xp`` (the array API that
+    NumPy, CuPy and the strict backend share). ``example()``, when given, returns cases
+    ``[(args, kwargs), ...]`` with host arrays, on which the conformance kit compares
+    every fast implementation with the reference.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        reference: Callable[..., Any],
+        *,
+        example: Callable[[], ExampleCases] | None = None,
+    ) -> None:
+        self.name = name
+        self.reference = reference
+        self.example = example
+        self.implementations: dict[str, Callable[..., Any]] = {}
+        _ALL.append(self)
+
+    def implement(self, backend_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: ``fn(backend, *args, **kwargs)`` is the fast version on the backend
+        called ``backend_name``; it must compute what the reference computes."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.implementations[backend_name] = fn
+            return fn
+
+        return register
+
+    def implementation_for(self, backend: Any) -> Callable[..., Any]:
+        """The function a call on ``backend`` runs: its fast version, or the reference."""
+        if _reference_only():
+            return self.reference
+        return self.implementations.get(backend.name, self.reference)
+
+    def __call__(self, backend: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.implementation_for(backend)(backend, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        fast = ", ".join(sorted(self.implementations)) or "none"
+        return f"<Kernel {self.name!r}: reference, fast on {fast}>"
+
+
+def kernels() -> list[Kernel]:
+    """Every :class:`Kernel` created so far (the built-ins' once their plugin is loaded)."""
+    return list(_ALL)

@@ -1,0 +1,103 @@
+"""Kernels beside their rules: the built-in update rules' kernels live in their modules,
+their references run on every backend, their fast versions agree with them, and the
+reference switch reaches every call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neuroback as nb
+from neuroback.kernels import Kernel, kernels, reference_kernels
+from neuroback.testing import ConformanceError, check_kernel
+
+nb.optimizers.SGD  # loads the built-ins, whose modules define their kernels
+
+
+def _builtin_kernels() -> list[Kernel]:
+    return [k for k in kernels() if k.name in {"SGD.step", "Adam.step"}]
+
+
+def test_the_update_rules_kernels_sit_beside_their_rules() -> None:
+    found = {k.name: k for k in _builtin_kernels()}
+    assert set(found) == {"SGD.step", "Adam.step"}
+    assert found["SGD.step"].reference.__module__ == "neuroback_builtins.sgd"
+    assert found["Adam.step"].reference.__module__ == "neuroback_builtins.adam"
+    for kernel in found.values():
+        assert sorted(kernel.implementations) == ["cupy"]  # fused on the GPU
+    backend_methods = set(vars(nb.Backend))
+    assert not {"sgd_update", "adam_update"} & backend_methods  # no rule math in the core
+
+
+@pytest.mark.parametrize("kernel", _builtin_kernels(), ids=lambda k: k.name)
+def test_each_kernel_passes_the_kit_on_every_backend(kernel: Kernel, nb_backend) -> None:
+    check_kernel(kernel, backend=nb_backend)
+
+
+def _axpy() -> Kernel:
+    def reference(backend, y, x, *, a):
+        y += a * x
+
+    return Kernel(
+        "test.axpy", reference, example=lambda: [((np.ones(4), np.arange(4.0)), {"a": 2.0})]
+    )
+
+
+def test_a_fast_version_that_differs_from_the_reference_is_caught() -> None:
+    axpy = _axpy()
+
+    @axpy.implement("numpy")
+    def wrong(backend, y, x, *, a):
+        y += a * x + 1e-9  # off by a little: above float64's tolerance
+
+    with pytest.raises(ConformanceError, match=r"computes what the reference computes.*argument 0"):
+        check_kernel(axpy, backend="numpy")
+    check_kernel(axpy, backend="strict")  # no fast version there: the reference alone
+
+
+def test_a_reference_that_leaves_the_array_api_is_caught_on_the_strict_backend() -> None:
+    def reference(backend, y, x, *, a):
+        y += np.asarray(x) * a  # NumPy by name: CuPy would refuse this
+
+    kernel = Kernel("test.leaky", reference, example=_axpy().example)
+    check_kernel(kernel, backend="numpy")
+    with pytest.raises(ConformanceError, match="the reference runs on every backend"):
+        check_kernel(kernel, backend="strict")
+
+
+def test_the_reference_switch_reaches_every_call(monkeypatch) -> None:
+    axpy, calls = _axpy(), []
+
+    @axpy.implement("numpy")
+    def fast(backend, y, x, *, a):
+        calls.append("fast")
+        y += a * x
+
+    numpy = nb.get_backend("numpy")
+    y = np.zeros(2)
+    axpy(numpy, y, np.ones(2), a=1.0)
+    with reference_kernels():
+        axpy(numpy, y, np.ones(2), a=1.0)
+    assert calls == ["fast"] and y.tolist() == [2.0, 2.0]
+    assert "fast on numpy" in repr(axpy)
+
+
+def test_an_optimizer_step_goes_through_its_kernel() -> None:
+    adam = next(k for k in _builtin_kernels() if k.name == "Adam.step")
+    calls = []
+
+    def spy(backend, *args, **kwargs):
+        calls.append(kwargs["step"])
+        adam.reference(backend, *args, **kwargs)
+
+    adam.implementations["numpy"] = spy
+    try:
+        layer = nb.layers.Dense(2, 1, dtype="float64")
+        opt = nb.optimizers.Adam(lr=0.1).bind(layer)
+        for _ in range(2):
+            layer.zero_grad()
+            layer.W.grad[...] = 1.0
+            opt.step()
+    finally:
+        del adam.implementations["numpy"]
+    assert calls == [1, 1, 2, 2]  # W and b, two steps
