@@ -24,6 +24,10 @@ def test_the_hooks_are_the_kinds_hooks():
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_in_the_plugin_guide_and_takes_register(hook):
-    assert f"``{hook}``" in GUIDE.read_text(encoding="utf-8"), f"{hook} is not in docs/plugins.rst"
+    params = inspect.signature(getattr(hookspecs, hook)).parameters
+    signature = f"{hook}({', '.join(params)})"
+    assert f"``{signature}``" in GUIDE.read_text(encoding="utf-8"), (
+        f"{signature} is not in docs/plugins.rst's table of hooks"
+    )
     assert list(inspect.signature(getattr(hookspecs, hook)).parameters) == ["register"]
     assert getattr(hookspecs, hook).__doc__, f"{hook} has no docstring"
