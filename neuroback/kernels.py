@@ -37,7 +37,6 @@ array([1., 3., 5.])
 from __future__ import annotations
 
 import contextlib
-import contextvars
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -48,29 +47,31 @@ __all__ = ["Kernel", "kernels", "reference_kernels"]
 #: ``(args, kwargs)`` pairs of host (NumPy) inputs; arrays are moved to the backend.
 ExampleCases = Sequence[tuple[tuple[Any, ...], dict[str, Any]]]
 
-_REFERENCE_ONLY: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
-    "neuroback_reference_kernels", default=None
-)
 _ALL: list[Kernel] = []
 
+#: Whether every kernel runs its reference: ``None`` until the environment is read (once).
+_reference_only: bool | None = None
 
-def _reference_only() -> bool:
-    forced = _REFERENCE_ONLY.get()
-    if forced is None:  # read the environment once per context, then remember it
-        forced = env_flag("NEUROBACK_REFERENCE_KERNELS")
-        _REFERENCE_ONLY.set(forced)
-    return forced
+
+def _read_switch() -> bool:
+    global _reference_only
+    if _reference_only is None:
+        _reference_only = env_flag("NEUROBACK_REFERENCE_KERNELS")
+    return _reference_only
 
 
 @contextlib.contextmanager
 def reference_kernels(enabled: bool = True) -> Iterator[None]:
     """Within the block, every :class:`Kernel` runs its reference implementation
-    (``enabled=False``: the fast ones again, whatever the environment says)."""
-    token = _REFERENCE_ONLY.set(enabled)
+    (``enabled=False``: the fast ones again, whatever the environment says). The switch
+    is process-wide: it holds for every thread while the block runs."""
+    global _reference_only
+    before = _read_switch()
+    _reference_only = enabled
     try:
         yield
     finally:
-        _REFERENCE_ONLY.reset(token)
+        _reference_only = before
 
 
 class Kernel:
@@ -107,12 +108,15 @@ class Kernel:
 
     def implementation_for(self, backend: Any) -> Callable[..., Any]:
         """The function a call on ``backend`` runs: its fast version, or the reference."""
-        if _reference_only():
+        if _reference_only is not False and _read_switch():
             return self.reference
         return self.implementations.get(backend.name, self.reference)
 
     def __call__(self, backend: Any, *args: Any, **kwargs: Any) -> Any:
-        return self.implementation_for(backend)(backend, *args, **kwargs)
+        # implementation_for, inlined: this runs once per parameter and step
+        if _reference_only is not False and _read_switch():
+            return self.reference(backend, *args, **kwargs)
+        return self.implementations.get(backend.name, self.reference)(backend, *args, **kwargs)
 
     def __repr__(self) -> str:
         fast = ", ".join(sorted(self.implementations)) or "none"

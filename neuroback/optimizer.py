@@ -278,6 +278,9 @@ class Optimizer(ABC):
     @property
     def backend(self) -> Backend:
         """The backend of the bound parameters."""
+        backend = self._backend
+        if backend is not None and self._params:  # bound: the common case, read per update
+            return backend
         return self._require_bound("backend")
 
     @property

@@ -104,12 +104,11 @@ class Parameter:
 
     def accumulate_sum(self, a: Array, axis: int = 0) -> None:
         """Add ``a.sum(axis)`` into :attr:`grad`, summing in place when grad is zero."""
-        xp = self._backend.xp
-        if self._grad_is_zero:
-            xp.sum(a, axis=axis, out=self._grad)
+        if self._grad_is_zero:  # the array's own method: no dispatch through xp.sum
+            a.sum(axis=axis, out=self._grad)
             self._grad_is_zero = False
         else:
-            xp.add(self._grad, xp.sum(a, axis=axis), out=self._grad)
+            self._backend.xp.add(self._grad, a.sum(axis=axis), out=self._grad)
 
     def zero_grad(self) -> None:
         """Make :attr:`grad` zero (lazily: the buffer is cleared or overwritten on next use)."""

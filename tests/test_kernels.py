@@ -101,3 +101,24 @@ def test_an_optimizer_step_goes_through_its_kernel() -> None:
     finally:
         del adam.implementations["numpy"]
     assert calls == [1, 1, 2, 2]  # W and b, two steps
+
+
+@pytest.mark.parametrize(("value", "runs"), [("1", "_sgd_reference"), ("0", "_sgd_cupy")])
+def test_the_environment_switch_is_read_once_per_process(value: str, runs: str) -> None:
+    """NEUROBACK_REFERENCE_KERNELS=1 makes every kernel run its reference, on any backend
+    (a stand-in backend named 'cupy' shows which function a call would run)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import types, neuroback as nb; nb.optimizers.SGD\n"
+        "from neuroback.kernels import kernels\n"
+        "sgd = next(k for k in kernels() if k.name == 'SGD.step')\n"
+        "print(sgd.implementation_for(types.SimpleNamespace(name='cupy')).__name__)\n"
+    )
+    env = {**os.environ, "NEUROBACK_REFERENCE_KERNELS": value}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == runs
