@@ -91,10 +91,13 @@ def neuroback_step_fn(
     return step
 
 
-def trainer_step_fn(sizes: list[int], seed: int) -> Callable:
-    """``Trainer.train_step``: the public hot path that ``fit`` runs for every batch."""
+def trainer_step_fn(sizes: list[int], seed: int, optimizer: nb.Optimizer | None = None) -> Callable:
+    """``Trainer.train_step``: the public hot path that ``fit`` runs for every batch.
+
+    ``optimizer`` replaces ``SGD(lr=LR)``; the model is ``step.model``.
+    """
     model, loss_fn, opt = build_neuroback(sizes, seed)
-    trainer = nb.Trainer(model, loss_fn, opt, seed=seed)
+    trainer = nb.Trainer(model, loss_fn, opt if optimizer is None else optimizer, seed=seed)
     # fit() installs its Ctrl-C deferral once per run, not per step; do the same here
     # (the handler stays for the rest of this benchmark process).
     trainer.interrupt_guard().__enter__()
@@ -102,6 +105,7 @@ def trainer_step_fn(sizes: list[int], seed: int) -> Callable:
     def step(x: np.ndarray, y: np.ndarray) -> Any:
         return trainer.train_step(x, y).loss
 
+    step.model = model  # type: ignore[attr-defined]
     return step
 
 
@@ -162,8 +166,13 @@ class NumpyMLP:
         return loss
 
 
-def build_torch(weights: list[tuple[np.ndarray, np.ndarray]]) -> Callable:
-    """PyTorch CPU: nn.Linear/ReLU/MSELoss and torch.optim.SGD, same initial weights."""
+def build_torch(
+    weights: list[tuple[np.ndarray, np.ndarray]], optimizer: Callable | None = None
+) -> Callable:
+    """PyTorch CPU: nn.Linear/ReLU/MSELoss and torch.optim.SGD, same initial weights.
+
+    ``optimizer(parameters)`` replaces ``torch.optim.SGD``; the model is ``step.model``.
+    """
     mods: list[Any] = []
     for i, (w, b) in enumerate(weights):
         lin = torch.nn.Linear(w.shape[0], w.shape[1], dtype=torch.float32)
@@ -175,7 +184,10 @@ def build_torch(weights: list[tuple[np.ndarray, np.ndarray]]) -> Callable:
             mods.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*mods)
     loss_fn = torch.nn.MSELoss()
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.0)
+    if optimizer is None:
+        opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.0)
+    else:
+        opt = optimizer(model.parameters())
 
     def step(x: Any, y: Any) -> Any:
         pred = model(x)
@@ -187,6 +199,20 @@ def build_torch(weights: list[tuple[np.ndarray, np.ndarray]]) -> Callable:
 
     step.model = model  # type: ignore[attr-defined]
     return step
+
+
+def torch_weights(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(W, b) copies per nn.Linear of a torch model, W in neuroback's (in, out) layout."""
+    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in lins]
+
+
+def random_data(sizes: list[int], batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal float32 inputs and targets for a batch, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    y = rng.standard_normal((batch, sizes[-1]), dtype=np.float32)
+    return x, y
 
 
 # =====================================================================================
@@ -319,8 +345,7 @@ def verify(sizes: list[int], x: np.ndarray, y: np.ndarray, seed: int, steps: int
         "weights_max_abs_diff": maxdiff(nb_w, np_w),
     }
     if t_step is not None:
-        lins = [m for m in t_step.model if isinstance(m, torch.nn.Linear)]
-        t_w = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in lins]
+        t_w = torch_weights(t_step.model)
         out["neuroback_vs_torch"] = {
             "loss_max_abs_diff": max(abs(r["neuroback"] - r["torch"]) for r in out["loss"]),
             "weights_max_abs_diff": maxdiff(nb_w, t_w),
@@ -430,9 +455,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"MSE, SGD lr={LR} momentum=0, one step incl. zero_grad"
         )
 
-        data_rng = np.random.default_rng(args.seed)
-        x = data_rng.standard_normal((args.batch, sizes[0]), dtype=np.float32)
-        y = data_rng.standard_normal((args.batch, sizes[-1]), dtype=np.float32)
+        x, y = random_data(sizes, args.batch, args.seed)
 
         # ---- correctness: same loss, same updated weights -------------------------
         check = verify(sizes, x, y, args.seed, steps=args.check_steps)

@@ -1,0 +1,195 @@
+"""The suite's run: for each thread count a preparation worker (machine, probes, check),
+then one fresh worker per (size, implementation, repetition) in rotating order, the
+statistics, the printed tables and the targets; the JSON at the end. Never imports
+NumPy or torch (it cannot disturb the workers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .checks import check_failures
+from .console import print_checks, print_digits, print_machine, print_size, print_targets
+from .digits import analyze_digits
+from .protocol import CORETYPE, spawn, worker_env
+from .sizes import ADAM_BETAS, ADAM_EPS, ADAM_LR, DIGITS_IMPLS, SGD_LR, SIZES
+from .stats import analyze_size, evaluate_targets
+
+SCHEMA = 1
+
+
+def rotated(items: list[str], k: int) -> list[str]:
+    k %= max(len(items), 1)
+    return items[k:] + items[:k]
+
+
+def run_rotating(
+    impls: list[str],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    spec_for: Callable[[str, int], dict[str, Any]],
+    progress: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """``args.reps`` repetitions of one worker per implementation, the order rotating from
+    one repetition to the next; implementation -> its workers' results (``rep`` and
+    ``position`` added). With ``progress`` (a label), failures and each finished
+    repetition are printed."""
+    per_impl: dict[str, list[dict[str, Any]]] = {i: [] for i in impls}
+    t_start = time.perf_counter()
+    for rep in range(args.reps):
+        for pos, impl in enumerate(rotated(impls, rep)):
+            res = spawn(spec_for(impl, rep), env, args.worker_timeout)
+            res.update(rep=rep, position=pos)
+            per_impl[impl].append(res)
+            if progress and res["status"] != "ok":
+                print(f"  [{progress} rep {rep}] {impl}: {res['status']}: {res.get('reason')}")
+        if progress:
+            print(
+                f"  {progress}: repetition {rep + 1}/{args.reps} done "
+                f"({time.perf_counter() - t_start:.0f} s)",
+                flush=True,
+            )
+    return per_impl
+
+
+def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> dict[str, Any]:
+    return {
+        "sizes": {s: {"widths": SIZES[s][0], "batch": SIZES[s][1]} for s in sizes},
+        "impls": impls,
+        "repetitions": args.reps,
+        "target_s": args.target_s,
+        "warmup": args.warmup,
+        "warmup_s": args.warmup_s,
+        "min_steps": args.min_steps,
+        "max_steps": args.max_steps,
+        "seed": args.seed,
+        "check_steps": args.check_steps,
+        "bootstrap_resamples": args.bootstrap,
+        "quick": args.quick,
+        "dtype": "float32",
+        "loss": "MSE",
+        "sgd_lr": SGD_LR,
+        "adam": {"lr": ADAM_LR, "betas": ADAM_BETAS, "eps": ADAM_EPS},
+    }
+
+
+def run_suite(
+    args: argparse.Namespace,
+    argv: list[str],
+    sizes: list[str],
+    impls: list[str],
+    threads_list: list[int],
+) -> int:
+    doc: dict[str, Any] = {"schema": SCHEMA, "runs": []}
+    if args.append and args.json and os.path.exists(args.json):
+        with open(args.json, encoding="utf-8") as f:
+            doc = json.load(f)
+    config = run_config(args, sizes, impls)
+    t_suite = time.perf_counter()
+    for threads in threads_list:
+        print(f"== {threads} thread(s) per worker ==")
+        doc["runs"].append(run_threads(args, argv, config, threads))
+    print(f"\nsuite took {time.perf_counter() - t_suite:.0f} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        print(f"wrote {args.json}  (markdown: python benchmarks/suite.py report {args.json})")
+    return 0
+
+
+def run_threads(
+    args: argparse.Namespace, argv: list[str], config: dict[str, Any], threads: int
+) -> dict[str, Any]:
+    """One run (one thread count): prepare, check, every size, digits, targets."""
+    env = worker_env(threads, args.unset_coretype)
+    sizes, impls = list(config["sizes"]), config["impls"]
+    prep_spec = {
+        "kind": "prepare",
+        "threads": threads,
+        "impls": impls,
+        "sizes": sizes,
+        "seed": args.seed,
+        "check_steps": args.check_steps,
+    }
+    prep = spawn(prep_spec, env, args.worker_timeout)
+    if prep.get("status") != "ok":
+        raise SystemExit(f"the preparation worker failed: {prep.get('reason')}")
+    run: dict[str, Any] = {
+        "threads": threads,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(["python", "benchmarks/suite.py", *argv]),
+        "config": config,
+        "openblas_coretype": {
+            "driver": os.environ.get(CORETYPE),
+            "workers": prep["openblas_coretype"],
+            "unset_for_workers": args.unset_coretype,
+        },
+        "machine": prep["machine"],
+        "threads_seen": prep["threads_seen"],
+        "missing": prep["missing"],
+        "checks": prep["checks"],
+        "sizes": {},
+    }
+    print_machine(run)
+    print_checks(run["checks"])
+    bad = check_failures(run["checks"])
+    if bad:
+        raise SystemExit(
+            "neuroback and the hand-written NumPy step disagree (" + "; ".join(bad) + "): "
+            "the timings would not compare like with like. Aborting."
+        )
+    available = [i for i in impls if i not in run["missing"]]
+    for size in sizes:
+
+        def time_spec(impl: str, rep: int, size: str = size) -> dict[str, Any]:
+            return {
+                "kind": "time",
+                "impl": impl,
+                "size": size,
+                "threads": threads,
+                "seed": args.seed,
+                "warmup": args.warmup,
+                "warmup_s": args.warmup_s,
+                "target_s": args.target_s,
+                "min_steps": args.min_steps,
+                "max_steps": args.max_steps,
+            }
+
+        per_impl = run_rotating(available, args, env, time_spec, progress=size)
+        res_size = analyze_size(per_impl, args.bootstrap, args.seed)
+        res_size["reps"] = per_impl if not args.no_samples else strip_samples(per_impl)
+        run["sizes"][size] = res_size
+        print_size(size, res_size, threads, run["missing"])
+    if args.digits:
+        run["digits"] = run_digits(args, threads, env)
+    run["targets"] = evaluate_targets(run)
+    print_targets(run)
+    return run
+
+
+def run_digits(args: argparse.Namespace, threads: int, env: dict[str, str]) -> dict[str, Any]:
+    cfg = {"target_acc": args.digits_target, "max_epochs": args.digits_max_epochs}
+
+    def digits_spec(impl: str, rep: int) -> dict[str, Any]:
+        # a new seed per repetition (the same for both): initialisation and shuffling
+        # change how many epochs it takes, and the CI should cover that
+        seed = args.seed + rep
+        return {"kind": "digits", "impl": impl, "threads": threads, "seed": seed, **cfg}
+
+    per_impl = run_rotating(list(DIGITS_IMPLS), args, env, digits_spec)
+    res_digits = analyze_digits(per_impl, args.bootstrap, args.seed)
+    res_digits.update(config=cfg, reps=per_impl)
+    print_digits(res_digits, threads)
+    return res_digits
+
+
+def strip_samples(per_impl: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        i: [{k: v for k, v in r.items() if k != "samples_us"} for r in rs]
+        for i, rs in per_impl.items()
+    }
