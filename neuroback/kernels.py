@@ -37,12 +37,13 @@ array([1., 3., 5.])
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .switches import env_flag
 
-__all__ = ["Kernel", "kernels", "reference_kernels"]
+__all__ = ["Kernel", "kernels", "reference_kernels", "scratch_like"]
 
 #: ``(args, kwargs)`` pairs of host (NumPy) inputs; arrays are moved to the backend.
 ExampleCases = Sequence[tuple[tuple[Any, ...], dict[str, Any]]]
@@ -126,3 +127,26 @@ class Kernel:
 def kernels() -> list[Kernel]:
     """Every :class:`Kernel` created so far (the built-ins' once their plugin is loaded)."""
     return list(_ALL)
+
+
+_scratch = threading.local()
+
+
+def scratch_like(backend: Any, array: Any) -> Any:
+    """A scratch array with ``array``'s shape and dtype, for a fast kernel's temporaries.
+
+    Its contents are garbage. One flat buffer per backend and dtype is kept per thread and
+    grown to the largest size asked for, so a kernel called for every parameter of a
+    model allocates nothing after the first step, and the extra memory is one array the
+    size of the largest parameter. The buffer is lent until the next call of
+    ``scratch_like`` in the same thread: a kernel must not hold it across calls, nor ask
+    for two at once.
+    """
+    buffers: dict[tuple[str, Any], Any] = getattr(_scratch, "buffers", None) or {}
+    _scratch.buffers = buffers
+    key = (backend.name, array.dtype)
+    size = int(array.size)
+    flat = buffers.get(key)
+    if flat is None or flat.size < size:
+        flat = buffers[key] = backend.xp.empty(size, dtype=array.dtype)
+    return flat[:size].reshape(array.shape)

@@ -24,7 +24,8 @@ def test_the_update_rules_kernels_sit_beside_their_rules() -> None:
     assert found["SGD.step"].reference.__module__ == "neuroback_builtins.sgd"
     assert found["Adam.step"].reference.__module__ == "neuroback_builtins.adam"
     for kernel in found.values():
-        assert sorted(kernel.implementations) == ["cupy"]  # fused on the GPU
+        # fused on the GPU; on the CPU the same operations without temporaries
+        assert sorted(kernel.implementations) == ["cupy", "numpy"]
     backend_methods = set(vars(nb.Backend))
     assert not {"sgd_update", "adam_update"} & backend_methods  # no rule math in the core
 
@@ -32,6 +33,34 @@ def test_the_update_rules_kernels_sit_beside_their_rules() -> None:
 @pytest.mark.parametrize("kernel", _builtin_kernels(), ids=lambda k: k.name)
 def test_each_kernel_passes_the_kit_on_every_backend(kernel: Kernel, nb_backend) -> None:
     check_kernel(kernel, backend=nb_backend)
+
+
+@pytest.mark.parametrize("kernel", _builtin_kernels(), ids=lambda k: k.name)
+def test_the_numpy_versions_give_the_references_bits(kernel: Kernel) -> None:
+    """Same operations in the same order, only without temporaries: bitwise equal, so a
+    run gives the same numbers with NEUROBACK_REFERENCE_KERNELS=1."""
+    numpy = nb.get_backend("numpy")
+    for args, kwargs in kernel.example():
+        ref = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        fast = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        kernel.reference(numpy, *ref, **kwargs)
+        kernel.implementations["numpy"](numpy, *fast, **kwargs)
+        for r, f in zip(ref, fast, strict=True):
+            if isinstance(r, np.ndarray):
+                assert np.array_equal(r, f), kwargs
+        assert np.array_equal(args[1], fast[1])  # the gradient is left alone
+
+
+def test_the_scratch_array_is_reused_and_grows() -> None:
+    from neuroback.kernels import scratch_like
+
+    numpy = nb.get_backend("numpy")
+    small = scratch_like(numpy, np.zeros((3, 4), np.float32))
+    again = scratch_like(numpy, np.zeros((2, 6), np.float32))
+    assert again.shape == (2, 6) and np.shares_memory(small, again)
+    big = scratch_like(numpy, np.zeros((100, 100), np.float32))
+    assert big.shape == (100, 100) and big.dtype == np.float32
+    assert scratch_like(numpy, np.zeros(5)).dtype == np.float64  # one buffer per dtype
 
 
 def _axpy() -> Kernel:
@@ -88,8 +117,9 @@ def test_an_optimizer_step_goes_through_its_kernel() -> None:
 
     def spy(backend, *args, **kwargs):
         calls.append(kwargs["step"])
-        adam.reference(backend, *args, **kwargs)
+        before(backend, *args, **kwargs)
 
+    before = adam.implementations["numpy"]
     adam.implementations["numpy"] = spy
     try:
         layer = nb.layers.Dense(2, 1, dtype="float64")
@@ -99,7 +129,7 @@ def test_an_optimizer_step_goes_through_its_kernel() -> None:
             layer.W.grad[...] = 1.0
             opt.step()
     finally:
-        del adam.implementations["numpy"]
+        adam.implementations["numpy"] = before
     assert calls == [1, 1, 2, 2]  # W and b, two steps
 
 

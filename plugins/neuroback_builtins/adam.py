@@ -26,7 +26,7 @@ from typing import Any, final
 import numpy as np
 
 from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks
-from neuroback.kernels import Kernel
+from neuroback.kernels import Kernel, scratch_like
 
 __all__ = ["Adam", "AdamW", "adam_step"]
 
@@ -97,6 +97,46 @@ def _adam_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
 
 #: The Adam/AdamW update as a kernel: the reference above, a fused CuPy kernel below.
 adam_step = Kernel("Adam.step", _adam_reference, example=_adam_cases)
+
+
+@adam_step.implement("numpy")
+def _adam_numpy(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    *,
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+) -> None:
+    """The reference's operations in the same order (so the same bits), with every
+    temporary written into one scratch array instead of four new ones per parameter:
+    at the large size those allocations cost more than the arithmetic."""
+    tmp = scratch_like(backend, value)
+    if weight_decay:
+        if decoupled:
+            value *= 1.0 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * value  # a new array: the caller's grad is left alone
+    np.multiply(grad, 1.0 - beta1, out=tmp)
+    exp_avg *= beta1
+    exp_avg += tmp
+    np.multiply(grad, grad, out=tmp)
+    tmp *= 1.0 - beta2
+    exp_avg_sq *= beta2
+    exp_avg_sq += tmp
+    np.sqrt(exp_avg_sq, out=tmp)
+    tmp /= (1.0 - beta2**step) ** 0.5
+    tmp += eps
+    np.divide(exp_avg, tmp, out=tmp)
+    tmp *= lr / (1.0 - beta1**step)
+    value -= tmp
 
 
 @functools.cache

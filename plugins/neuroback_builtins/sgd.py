@@ -22,7 +22,7 @@ from typing import Any, ClassVar, final
 import numpy as np
 
 from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks
-from neuroback.kernels import Kernel
+from neuroback.kernels import Kernel, scratch_like
 
 __all__ = ["SGD", "sgd_step"]
 
@@ -81,6 +81,46 @@ def _sgd_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
 
 #: The SGD update as a kernel: the reference above, a fused CuPy kernel below.
 sgd_step = Kernel("SGD.step", _sgd_reference, example=_sgd_cases)
+
+
+@sgd_step.implement("numpy")
+def _sgd_numpy(
+    backend: Backend,
+    value: Array,
+    grad: Array,
+    velocity: Array | None,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    first_step: bool,
+) -> None:
+    """The reference's operations in the same order (so the same bits), with the
+    temporaries written into one scratch array instead of new ones per parameter."""
+    if weight_decay:
+        grad = grad + weight_decay * value  # a new array: the caller's grad is left alone
+    tmp = scratch_like(backend, value)
+    if momentum:
+        if velocity is None:
+            raise ValueError("SGD with momentum needs a velocity buffer")
+        if first_step:
+            velocity[...] = grad
+        else:
+            velocity *= momentum
+            np.multiply(grad, 1.0 - dampening, out=tmp)
+            velocity += tmp
+        if nesterov:
+            np.multiply(velocity, momentum, out=tmp)
+            tmp += grad  # g + mu v, as the reference adds it
+            direction = tmp
+        else:
+            direction = velocity
+    else:
+        direction = grad
+    np.multiply(direction, lr, out=tmp)
+    np.subtract(value, tmp, out=value)
 
 
 @functools.cache
