@@ -8,13 +8,54 @@ couples the elements of a row and applies its Jacobian instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, final
 
 import numpy as np
 
 from neuroback import Array, Backward, Layer, checks
 
-__all__ = ["LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["ELEMENTWISE", "Elementwise", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """An element-wise activation as two array functions, shared by its layer and by
+    ``Dense(activation=...)``: ``apply(xp, z, out)`` returns :math:`f(z)`, written into
+    ``out`` where it can be (``out=z`` from a caller that owns ``z`` saves an array;
+    ``None`` allocates); ``derivative(xp, y)`` returns :math:`f'` computed from the
+    output :math:`y = f(z)`."""
+
+    apply: Callable[[Any, Array, Array | None], Array]
+    derivative: Callable[[Any, Array], Array]
+
+
+def _relu(xp: Any, z: Array, out: Array | None) -> Array:
+    return xp.maximum(z, 0, out=out)
+
+
+def _sigmoid(xp: Any, z: Array, out: Array | None) -> Array:
+    """Without overflow for any input: with e = exp(-|z|) in (0, 1], 1/(1+e) for z >= 0
+    and e/(1+e) for z < 0 (a new array; ``out`` is not used)."""
+    e = xp.abs(z)
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)  # e = exp(-|z|), in (0, 1]
+    y = xp.where(z >= 0, 1.0, e)
+    y /= 1 + e
+    return y
+
+
+def _tanh(xp: Any, z: Array, out: Array | None) -> Array:
+    return xp.tanh(z, out=out)
+
+
+#: The element-wise activations by name: ``Dense(activation=name)`` applies them fused.
+ELEMENTWISE: dict[str, Elementwise] = {
+    "relu": Elementwise(_relu, lambda xp, y: y > 0),
+    "sigmoid": Elementwise(_sigmoid, lambda xp, y: y * (1 - y)),
+    "tanh": Elementwise(_tanh, lambda xp, y: 1 - y * y),
+}
 
 
 def _away_from_zero(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -46,11 +87,12 @@ class ReLU(Layer):
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
         xp = self.backend.xp
-        y = xp.maximum(x, 0)
+        relu = ELEMENTWISE["relu"]
+        y = relu.apply(xp, x, None)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
-            return dy * (y > 0)
+            return dy * relu.derivative(xp, y)
 
         return y, backward
 
@@ -83,15 +125,12 @@ class Sigmoid(Layer):
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
         xp = self.backend.xp
-        e = xp.abs(x)
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)  # e = exp(-|x|), in (0, 1]
-        y = xp.where(x >= 0, 1.0, e)
-        y /= 1 + e
+        sigmoid = ELEMENTWISE["sigmoid"]
+        y = sigmoid.apply(xp, x, None)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
-            return dy * (y * (1 - y))
+            return dy * sigmoid.derivative(xp, y)
 
         return y, backward
 
@@ -158,11 +197,13 @@ class Tanh(Layer):
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
-        y = self.backend.xp.tanh(x)
+        xp = self.backend.xp
+        tanh = ELEMENTWISE["tanh"]
+        y = tanh.apply(xp, x, None)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
-            return dy * (1 - y * y)
+            return dy * tanh.derivative(xp, y)
 
         return y, backward
 
