@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """The training-step benchmark suite: four model sizes, eight implementations, one
-worker process per measurement.
+worker process per measurement; with each size a per-phase profile of neuroback's step,
+and the share of a fit epoch on the digits spent outside ``train_step``.
 
     python benchmarks/suite.py --json results.json        # the full suite (minutes)
     python benchmarks/suite.py --quick --json /tmp/q.json  # smoke test (well under a minute)
@@ -30,7 +31,7 @@ if str(HERE) not in sys.path:  # run other than as `python benchmarks/suite.py`
     sys.path.insert(0, str(HERE))
 
 from nbbench.protocol import CORETYPE  # noqa: E402
-from nbbench.sizes import IMPLS, SIZES  # noqa: E402
+from nbbench.sizes import FIT_EPOCHS, IMPLS, SIZES  # noqa: E402
 
 
 def parse_list(text: str, allowed: list[str] | None, what: str) -> list[str]:
@@ -103,6 +104,24 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--digits-target", type=float, default=0.95, help="accuracy (default: 0.95)")
     p.add_argument("--digits-max-epochs", type=int, default=200)
     p.add_argument(
+        "--no-phases",
+        dest="phases",
+        action="store_false",
+        help="skip the per-phase profile of neuroback's step (run by default at every size)",
+    )
+    p.add_argument(
+        "--no-fit-share",
+        dest="fit_share",
+        action="store_false",
+        help="skip the share of a fit epoch on the digits spent outside train_step",
+    )
+    p.add_argument(
+        "--fit-epochs",
+        type=int,
+        default=FIT_EPOCHS,
+        help=f"timed fit epochs per fit-share worker (default: {FIT_EPOCHS})",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="smoke test: tiny only, 1 repetition, few steps (well under a minute)",
@@ -114,8 +133,11 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         args.reps, args.target_s, args.warmup, args.warmup_s = 1, 0.05, 3, 0.0
         args.min_steps, args.max_steps, args.bootstrap = 11, 301, 1000
         args.check_steps = min(args.check_steps, 2)
+        args.fit_epochs = min(args.fit_epochs, 2)
     if args.reps < 1 or args.min_steps < 4 or args.max_steps < args.min_steps:
         p.error("need --reps >= 1 and 4 <= --min-steps <= --max-steps")
+    if args.fit_epochs < 1:
+        p.error("need --fit-epochs >= 1")
     return args
 
 

@@ -1,5 +1,5 @@
-"""What the driver prints while it runs: the machine, the check, one table per size,
-the digits table and the targets."""
+"""What the driver prints while it runs: the machine, the check, one table per size and
+its phase profile, the fit-epoch share, the digits table and the targets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ from typing import Any
 
 from .checks import check_pairs, check_steps
 from .digits import DIGITS_HEADERS, digits_rows, digits_title
+from .profile_tables import (
+    FIT_HEADERS,
+    fit_share_rows,
+    fit_share_title,
+    phase_headers,
+    phase_notes,
+    phase_rows,
+)
 from .protocol import THREAD_VARS
 from .tables import HEADERS, blas_text, ci_text, coretype_text, interval_text, size_rows, size_title
 
@@ -67,6 +75,18 @@ def print_size(size: str, res: dict[str, Any], threads: int, missing: dict[str, 
             print(f"    {ci_text(key, ci)}  ({ci['reps']} rep(s))")
 
 
+def print_phases(size: str, res: dict[str, Any], threads: int) -> None:
+    print(f"\n{size}: phases of neuroback's step (median µs, % of train_step), {threads} thread(s)")
+    print_rows([phase_headers(res), *phase_rows(res)])
+    for note in phase_notes(res):
+        print(f"  {note}")
+
+
+def print_fit_share(res: dict[str, Any], threads: int) -> None:
+    print(f"\n{fit_share_title(res)}, {threads} thread(s)")
+    print_rows([FIT_HEADERS, *fit_share_rows(res)])
+
+
 def print_digits(res: dict[str, Any], threads: int) -> None:
     print(f"\n{digits_title(res['config'])}, {threads} thread(s)")
     print_rows([DIGITS_HEADERS, *digits_rows(res)])
@@ -75,12 +95,15 @@ def print_digits(res: dict[str, Any], threads: int) -> None:
 
 
 def print_targets(run: dict[str, Any]) -> None:
-    print(f"\ntargets ({run['threads']} thread(s); met only when the 95% CI lies inside):")
+    print(
+        f"\ntargets ({run['threads']} thread(s); ratios: met only when the 95% CI lies inside; "
+        "guard and fit share: judged on the median)"
+    )
     for t in run["targets"]:
         if t["status"] == "unmeasured":
             detail = t.get("why", "")
         else:
-            detail = interval_text(t)
+            detail = t.get("measured") or interval_text(t)
             if t.get("why"):
                 detail += f"  {t['why']}"
         print(f"  {t['status']:<10} {t['target']:<48} {detail}")

@@ -1,6 +1,7 @@
 """The optional time-to-accuracy comparison (``--digits``): scikit-learn's MLPClassifier
 and neuroback, 64-128-10, Adam, on the digits. ``train_to_target`` runs in a worker; the rest
-summarises and formats its results on the driver's side."""
+summarises and formats its results on the driver's side. ``digits_data`` and
+``digits_trainer`` (the data and neuroback's model) are shared with ``fitshare``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ from typing import Any
 
 from .sizes import ADAM_LR, DIGITS_BATCH, DIGITS_HIDDEN, DIGITS_IMPLS, DIGITS_TEST
 from .stats import bootstrap_ratio_ci, failed_summary, ok_reps, per_rep
+
+
+def digits_data(np: Any, load_digits: Any) -> tuple[Any, Any]:
+    """scikit-learn's digits (``load_digits``, passed in: the caller handles its import
+    failing): the 8x8 pixels scaled to [0, 1] as float32, and the integer labels."""
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype(np.float32), y
+
+
+def digits_trainer(nb: Any, seed: int, callbacks: Any = ()) -> Any:
+    """neuroback's digits model and Trainer: 64-128-10 ReLU (weights drawn from ``seed``),
+    softmax cross-entropy, Adam(lr=1e-3), ``seed`` for the data order."""
+    nb.seed(seed)
+    model = nb.Sequential(
+        nb.layers.Dense(64, DIGITS_HIDDEN, dtype="float32"),
+        nb.layers.ReLU(),
+        nb.layers.Dense(DIGITS_HIDDEN, 10, dtype="float32"),
+    )
+    loss, opt = nb.losses.SoftmaxCrossEntropy(), nb.optimizers.Adam(lr=ADAM_LR)
+    return nb.Trainer(model, loss, opt, seed=seed, callbacks=callbacks)
 
 
 def train_to_target(ts: Any, spec: dict[str, Any]) -> dict[str, Any]:
@@ -22,8 +43,7 @@ def train_to_target(ts: Any, spec: dict[str, Any]) -> dict[str, Any]:
     except ImportError as exc:
         return {"status": "missing", "reason": f"scikit-learn is not importable: {exc}"}
     np, nb, seed = ts.np, ts.nb, spec["seed"]
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)
+    x, y = digits_data(np, load_digits)
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=DIGITS_TEST, random_state=seed, stratify=y
     )
@@ -46,15 +66,7 @@ def train_to_target(ts: Any, spec: dict[str, Any]) -> dict[str, Any]:
         def accuracy() -> float:
             return float(np.mean(clf.predict(x_te) == y_te))
     else:
-        nb.seed(seed)
-        model = nb.Sequential(
-            nb.layers.Dense(64, DIGITS_HIDDEN, dtype="float32"),
-            nb.layers.ReLU(),
-            nb.layers.Dense(DIGITS_HIDDEN, 10, dtype="float32"),
-        )
-        trainer = nb.Trainer(
-            model, nb.losses.SoftmaxCrossEntropy(), nb.optimizers.Adam(lr=ADAM_LR), seed=seed
-        )
+        trainer = digits_trainer(nb, seed)
 
         def epoch() -> None:
             trainer.fit(x_tr, y_tr, epochs=1, batch_size=DIGITS_BATCH, shuffle=True)

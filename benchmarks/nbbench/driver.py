@@ -1,5 +1,6 @@
 """The suite's run: for each thread count a preparation worker (machine, probes, check),
-then one fresh worker per (size, implementation, repetition) in rotating order, the
+then per size one fresh worker per (implementation, repetition) in rotating order and the
+phase profile of neuroback's step, then the fit-epoch share on the digits, the
 statistics, the printed tables and the targets; the JSON at the end. Never imports
 NumPy or torch (it cannot disturb the workers)."""
 
@@ -13,10 +14,21 @@ from collections.abc import Callable
 from typing import Any
 
 from .checks import check_failures
-from .console import print_checks, print_digits, print_machine, print_size, print_targets
+from .console import (
+    print_checks,
+    print_digits,
+    print_fit_share,
+    print_machine,
+    print_phases,
+    print_size,
+    print_targets,
+)
 from .digits import analyze_digits
+from .fitshare import analyze_fit_share
+from .phases import analyze_phases
+from .profile_tables import profile_targets
 from .protocol import CORETYPE, spawn, worker_env
-from .sizes import ADAM_BETAS, ADAM_EPS, ADAM_LR, DIGITS_IMPLS, SGD_LR, SIZES
+from .sizes import ADAM_BETAS, ADAM_EPS, ADAM_LR, DIGITS_IMPLS, PHASE_IMPLS, SGD_LR, SIZES
 from .stats import analyze_size, evaluate_targets
 
 SCHEMA = 1
@@ -70,6 +82,8 @@ def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> 
         "check_steps": args.check_steps,
         "bootstrap_resamples": args.bootstrap,
         "quick": args.quick,
+        "phases": args.phases,
+        "fit_share_epochs": args.fit_epochs if args.fit_share else None,
         "dtype": "float32",
         "loss": "MSE",
         "sgd_lr": SGD_LR,
@@ -146,9 +160,9 @@ def run_threads(
     available = [i for i in impls if i not in run["missing"]]
     for size in sizes:
 
-        def time_spec(impl: str, rep: int, size: str = size) -> dict[str, Any]:
+        def time_spec(impl: str, rep: int, size: str = size, kind: str = "time") -> dict:
             return {
-                "kind": "time",
+                "kind": kind,
                 "impl": impl,
                 "size": size,
                 "threads": threads,
@@ -165,11 +179,42 @@ def run_threads(
         res_size["reps"] = per_impl if not args.no_samples else strip_samples(per_impl)
         run["sizes"][size] = res_size
         print_size(size, res_size, threads, run["missing"])
+        profiled = [i for i in PHASE_IMPLS if i in available]
+        if args.phases and profiled:
+
+            def phase_spec(impl: str, rep: int, size: str = size) -> dict[str, Any]:
+                return time_spec(impl, rep, size, kind="phases")
+
+            per_impl = run_rotating(profiled, args, env, phase_spec, progress=f"{size} phases")
+            res_size["phases"] = analyze_phases(per_impl, args.bootstrap, args.seed)
+            res_size["phases"]["reps"] = per_impl
+            print_phases(size, res_size["phases"], threads)
+    if args.fit_share:
+        run["fit_share"] = run_fit_share(args, threads, env)
     if args.digits:
         run["digits"] = run_digits(args, threads, env)
-    run["targets"] = evaluate_targets(run)
+    run["targets"] = evaluate_targets(run) + profile_targets(run)
     print_targets(run)
     return run
+
+
+def run_fit_share(args: argparse.Namespace, threads: int, env: dict[str, str]) -> dict[str, Any]:
+    """``args.reps`` workers of the ``fit-share`` job, one seed for all."""
+
+    def spec(impl: str, rep: int) -> dict[str, Any]:
+        return {
+            "kind": "fit-share",
+            "impl": impl,
+            "threads": threads,
+            "seed": args.seed,
+            "epochs": args.fit_epochs,
+        }
+
+    reps = run_rotating(["nb-digits"], args, env, spec, progress="fit share")["nb-digits"]
+    res = analyze_fit_share(reps)
+    res["reps"] = reps
+    print_fit_share(res, threads)
+    return res
 
 
 def run_digits(args: argparse.Namespace, threads: int, env: dict[str, str]) -> dict[str, Any]:

@@ -91,3 +91,16 @@ DIGITS_IMPLS = ("sklearn-mlp", "nb-digits")
 DIGITS_HIDDEN = 128  # 64-128-10: the "small" size's widths on the digits' 64 pixels
 DIGITS_BATCH = 32
 DIGITS_TEST = 0.25
+
+#: the per-phase profile of neuroback's step (timed one phase at a time, next to whole
+#: ``train_step`` calls): the implementations profiled and the phases, in step order
+PHASE_IMPLS = ("nb-trainer", "nb-trainer-adam")
+PHASES = ("forward", "loss", "backward", "guard", "update", "zero_grad")
+#: the non-finite guard's target: at most this share of a step at this size, for every
+#: implementation in PHASE_IMPLS (judged on the median over repetitions)
+GUARD_TARGET = ("medium", 0.03)
+
+#: the share of a ``fit`` epoch on the digits spent outside ``train_step`` (data pipeline,
+#: per-batch bookkeeping, callbacks): its target bound, and fit epochs timed per worker
+FIT_SHARE_TARGET = 0.10
+FIT_EPOCHS = 5

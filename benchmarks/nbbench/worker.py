@@ -1,8 +1,8 @@
 """The worker process (``suite.py _worker SPEC_JSON``): pins the threads before NumPy is
-loaded, keeps torch out of NumPy-only workers, runs one job (``prepare``, ``time`` or
-``digits``) and answers with its result. ``time_one`` is the timing of one
-implementation: warm-up, the tracemalloc peak, then single steps with the garbage
-collector frozen (``train_step.py``'s loop)."""
+loaded, keeps torch out of NumPy-only workers, runs one job (``prepare``, ``time``,
+``phases``, ``fit-share`` or ``digits``) and answers with its result. ``time_one`` is the
+timing of one implementation: warm-up, the tracemalloc peak, then single steps with the
+garbage collector frozen (``train_step.py``'s loop)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .digits import train_to_target
+from .fitshare import fit_share
+from .phases import profile_phases
 from .prepare import prepare
 from .protocol import CORETYPE, THREAD_VARS, write_result
 from .sizes import NUMPY_BASED, TORCH_IMPLS
@@ -136,7 +138,14 @@ def worker_main(spec_json: str) -> int:
         os.environ[var] = str(spec["threads"])
     block_torch = spec["kind"] != "prepare" and spec["impl"] not in TORCH_IMPLS
     ts = import_train_step(block_torch)
-    run = {"prepare": prepare, "time": time_one, "digits": train_to_target}[spec["kind"]]
+    jobs = {
+        "prepare": prepare,
+        "time": time_one,
+        "phases": profile_phases,
+        "fit-share": fit_share,
+        "digits": train_to_target,
+    }
+    run = jobs[spec["kind"]]
     with limit_threads(ts, spec["threads"]):
         t0 = time.perf_counter()
         result = run(ts, spec)
