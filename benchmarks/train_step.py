@@ -91,6 +91,10 @@ def neuroback_step_fn(
     return step
 
 
+#: Ctrl-C deferrals entered by trainer_step_fn, kept alive for the rest of the process.
+_ENTERED_GUARDS: list[Any] = []
+
+
 def trainer_step_fn(sizes: list[int], seed: int, optimizer: nb.Optimizer | None = None) -> Callable:
     """``Trainer.train_step``: the public hot path that ``fit`` runs for every batch.
 
@@ -105,13 +109,13 @@ def trainer_step_fn(sizes: list[int], seed: int, optimizer: nb.Optimizer | None 
     # handler again, and every update then installed and removed it (about 55 us a step).
     guard = trainer.interrupt_guard()
     guard.__enter__()
+    _ENTERED_GUARDS.append(guard)  # alive for the whole process, whoever keeps the step
 
     def step(x: np.ndarray, y: np.ndarray) -> Any:
         return trainer.train_step(x, y).loss
 
     step.model = model  # type: ignore[attr-defined]
     step.trainer = trainer  # type: ignore[attr-defined]
-    step.guard = guard  # type: ignore[attr-defined]  # keeps the deferral installed
     return step
 
 
