@@ -142,11 +142,23 @@ def scratch_like(backend: Any, array: Any) -> Any:
     ``scratch_like`` in the same thread: a kernel must not hold it across calls, nor ask
     for two at once.
     """
-    buffers: dict[tuple[str, Any], Any] = getattr(_scratch, "buffers", None) or {}
-    _scratch.buffers = buffers
-    key = (backend.name, array.dtype)
+    try:
+        views = _scratch.views
+    except AttributeError:  # this thread's first call
+        views = _scratch.views = {}
+        _scratch.buffers = {}
+    shape = array.shape
+    key = (backend.name, array.dtype, shape)
+    view = views.get(key)
+    if view is not None:
+        return view
+    buffers = _scratch.buffers
+    flat_key = (backend.name, array.dtype)
     size = int(array.size)
-    flat = buffers.get(key)
+    flat = buffers.get(flat_key)
     if flat is None or flat.size < size:
-        flat = buffers[key] = backend.xp.empty(size, dtype=array.dtype)
-    return flat[:size].reshape(array.shape)
+        flat = buffers[flat_key] = backend.xp.empty(size, dtype=array.dtype)
+        for stale in [k for k in views if k[:2] == flat_key]:  # views of the old buffer
+            del views[stale]
+    view = views[key] = flat[:size].reshape(shape)
+    return view

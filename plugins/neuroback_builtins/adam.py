@@ -264,7 +264,7 @@ class _AdamBase(Optimizer):
         hp: Mapping[str, Any],
     ) -> None:
         beta1, beta2 = hp["betas"]
-        if not value.dtype.type(hp["eps"]) > 0:
+        if not _eps_survives(value.dtype, hp["eps"]):
             raise ValueError(
                 f"{type(self).__name__} eps={hp['eps']!r} is 0 in {value.dtype} (the parameters' "
                 f"dtype), so a zero gradient would give 0/0 = NaN. Use an eps of at least "
@@ -284,6 +284,19 @@ class _AdamBase(Optimizer):
             weight_decay=hp["weight_decay"],
             decoupled=self.decoupled,
         )
+
+
+_EPS_SURVIVES: dict[tuple[Any, float], bool] = {}
+
+
+def _eps_survives(dtype: Any, eps: float) -> bool:
+    """Whether ``eps`` is still above 0 once cast to ``dtype`` (remembered per pair: the
+    update asks for every parameter at every step)."""
+    key = (dtype, eps)
+    known = _EPS_SURVIVES.get(key)
+    if known is None:
+        known = _EPS_SURVIVES[key] = bool(dtype.type(eps) > 0)
+    return known
 
 
 @final
