@@ -43,7 +43,7 @@ from typing import Any
 
 from .switches import env_flag
 
-__all__ = ["Kernel", "kernels", "reference_kernels", "scratch_like"]
+__all__ = ["Kernel", "kernels", "reference_kernels", "scratch_like", "scratch_session"]
 
 #: ``(args, kwargs)`` pairs of host (NumPy) inputs; arrays are moved to the backend.
 ExampleCases = Sequence[tuple[tuple[Any, ...], dict[str, Any]]]
@@ -132,21 +132,39 @@ def kernels() -> list[Kernel]:
 _scratch = threading.local()
 
 
+@contextlib.contextmanager
+def scratch_session() -> Iterator[None]:
+    """Within the block, :func:`scratch_like` lends one reused buffer per backend and
+    dtype; when the block ends the buffers are released, so no scratch memory outlives it.
+
+    :meth:`Optimizer.step <neuroback.Optimizer.step>` opens one around its updates: every
+    parameter's kernel reuses the same buffer, and between steps (during the forward and
+    backward passes, when memory peaks) none is held. A nested session shares the outer
+    one's buffers.
+    """
+    if getattr(_scratch, "active", False):
+        yield
+        return
+    _scratch.active, _scratch.views, _scratch.buffers = True, {}, {}
+    try:
+        yield
+    finally:
+        _scratch.active, _scratch.views, _scratch.buffers = False, {}, {}
+
+
 def scratch_like(backend: Any, array: Any) -> Any:
     """A scratch array with ``array``'s shape and dtype, for a fast kernel's temporaries.
 
-    Its contents are garbage. One flat buffer per backend and dtype is kept per thread and
-    grown to the largest size asked for, so a kernel called for every parameter of a
-    model allocates nothing after the first step, and the extra memory is one array the
-    size of the largest parameter. The buffer is lent until the next call of
-    ``scratch_like`` in the same thread: a kernel must not hold it across calls, nor ask
-    for two at once.
+    Its contents are garbage. Inside a :func:`scratch_session` (an optimizer step opens
+    one) it is a view of one flat buffer per backend and dtype, grown to the largest size
+    asked for and reused by every call, so the kernels of all parameters share one
+    temporary the size of the largest parameter; the view is lent until the next call
+    in the same thread, so a kernel must not hold it across calls, nor ask for two at
+    once. Outside a session it is a new array.
     """
-    try:
-        views = _scratch.views
-    except AttributeError:  # this thread's first call
-        views = _scratch.views = {}
-        _scratch.buffers = {}
+    if not getattr(_scratch, "active", False):
+        return backend.xp.empty(array.shape, dtype=array.dtype)
+    views = _scratch.views
     shape = array.shape
     key = (backend.name, array.dtype, shape)
     view = views.get(key)

@@ -32,6 +32,7 @@ import numpy as np
 from . import checks
 from .backend import Array, Backend, BackendLike, get_backend
 from .errors import NotBoundError
+from .kernels import scratch_session
 from .layer import Layer
 from .optimizer_state import stage_state
 from .parameter import Parameter
@@ -372,15 +373,18 @@ class Optimizer(ABC):
         per_group = [MappingProxyType(hp) for hp in self._group_hyperparameters()]
         group_of = self._group_of
         param_steps = self._param_steps
-        for name, param in active.items():
-            param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch
-            self.update(
-                param.value,
-                grads[name],
-                self._slots[name],
-                step=param_steps[name],
-                hp=per_group[group_of[name]],
-            )
+        # the update kernels share one temporary, released when the step ends (memory
+        # peaks in the forward and backward passes, where it is not held)
+        with scratch_session():
+            for name, param in active.items():
+                param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch
+                self.update(
+                    param.value,
+                    grads[name],
+                    self._slots[name],
+                    step=param_steps[name],
+                    hp=per_group[group_of[name]],
+                )
 
     def _skip(self, active: Mapping[str, Parameter]) -> None:
         self.step_count += 1

@@ -51,16 +51,42 @@ def test_the_numpy_versions_give_the_references_bits(kernel: Kernel) -> None:
         assert np.array_equal(args[1], fast[1])  # the gradient is left alone
 
 
-def test_the_scratch_array_is_reused_and_grows() -> None:
-    from neuroback.kernels import scratch_like
+def test_the_scratch_array_is_reused_within_a_session_and_released_after() -> None:
+    from neuroback.kernels import scratch_like, scratch_session
 
     numpy = nb.get_backend("numpy")
-    small = scratch_like(numpy, np.zeros((3, 4), np.float32))
-    again = scratch_like(numpy, np.zeros((2, 6), np.float32))
-    assert again.shape == (2, 6) and np.shares_memory(small, again)
-    big = scratch_like(numpy, np.zeros((100, 100), np.float32))
-    assert big.shape == (100, 100) and big.dtype == np.float32
-    assert scratch_like(numpy, np.zeros(5)).dtype == np.float64  # one buffer per dtype
+    with scratch_session():
+        small = scratch_like(numpy, np.zeros((3, 4), np.float32))
+        again = scratch_like(numpy, np.zeros((2, 6), np.float32))
+        assert again.shape == (2, 6) and np.shares_memory(small, again)
+        big = scratch_like(numpy, np.zeros((100, 100), np.float32))
+        assert big.shape == (100, 100) and big.dtype == np.float32
+        assert scratch_like(numpy, np.zeros(5)).dtype == np.float64  # one buffer per dtype
+        with scratch_session():  # nested: the same buffers
+            assert np.shares_memory(scratch_like(numpy, np.zeros((100, 100), np.float32)), big)
+        assert np.shares_memory(scratch_like(numpy, np.zeros((100, 100), np.float32)), big)
+    outside = scratch_like(numpy, np.zeros((100, 100), np.float32))  # a new array each time
+    assert not np.shares_memory(outside, big)
+    assert not np.shares_memory(outside, scratch_like(numpy, np.zeros((100, 100), np.float32)))
+
+
+def test_no_scratch_memory_outlives_an_optimizer_step() -> None:
+    """Between steps (forward and backward, where memory peaks) the update kernels hold
+    no scratch buffer: tracemalloc sees nothing left beyond what the step keeps."""
+    import tracemalloc
+
+    layer = nb.layers.Dense(256, 256, rng=0)  # one 256 KiB weight
+    opt = nb.optimizers.Adam(lr=1e-3).bind(layer)
+    layer.W.grad[...] = 1.0
+    layer.b.grad[...] = 1.0  # the slots were made by bind()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        opt.step()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 16 * 1024, after - before  # a scratch buffer would be 256 KiB
 
 
 def _axpy() -> Kernel:

@@ -233,6 +233,9 @@ class Trainer:
                 dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
             # nobody reads the data's gradient
             run_backward(backward, dpred, input_grad=False, owner=self.model)
+            # the closures hold every layer's activations: let them go before the update,
+            # whose temporaries would otherwise add to the step's memory peak
+            del backward, dpred
             self._window_losses.append(value)
             for cb in self.callbacks:
                 cb.on_after_backward(self)
