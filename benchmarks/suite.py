@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The training-step benchmark suite: four model sizes, eight implementations, one
-worker process per measurement; with each size a per-phase profile of neuroback's step,
-and the share of a fit epoch on the digits spent outside ``train_step``.
+worker process per measurement; with each size a per-phase profile of neuroback's step
+(and at medium and large its memory: growth over steps, peak vs the working set), and the
+share of a fit epoch on the digits spent outside ``train_step``.
 
     python benchmarks/suite.py --json results.json        # the full suite (minutes)
     python benchmarks/suite.py --quick --json /tmp/q.json  # smoke test (well under a minute)
@@ -110,6 +111,12 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         help="skip the per-phase profile of neuroback's step (run by default at every size)",
     )
     p.add_argument(
+        "--no-memory",
+        dest="memory",
+        action="store_false",
+        help="skip the memory targets of neuroback's step (run by default at medium and large)",
+    )
+    p.add_argument(
         "--no-fit-share",
         dest="fit_share",
         action="store_false",
@@ -134,6 +141,7 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         args.min_steps, args.max_steps, args.bootstrap = 11, 301, 1000
         args.check_steps = min(args.check_steps, 2)
         args.fit_epochs = min(args.fit_epochs, 2)
+        args.memory = False
     if args.reps < 1 or args.min_steps < 4 or args.max_steps < args.min_steps:
         p.error("need --reps >= 1 and 4 <= --min-steps <= --max-steps")
     if args.fit_epochs < 1:

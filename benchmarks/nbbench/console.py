@@ -1,5 +1,5 @@
-"""What the driver prints while it runs: the machine, the check, one table per size and
-its phase profile, the fit-epoch share, the digits table and the targets."""
+"""What the driver prints while it runs: the machine, the check, one table per size with
+its phase profile and memory, the fit-epoch share, the digits table and the targets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from .checks import check_pairs, check_steps
 from .digits import DIGITS_HEADERS, digits_rows, digits_title
+from .memory import MEMORY_HEADERS, MEMORY_NOTE, memory_rows, memory_title
 from .profile_tables import (
     FIT_HEADERS,
     fit_share_rows,
@@ -82,6 +83,12 @@ def print_phases(size: str, res: dict[str, Any], threads: int) -> None:
         print(f"  {note}")
 
 
+def print_memory(size: str, res: dict[str, Any], threads: int) -> None:
+    print(f"\n{memory_title(size, res, threads)}")
+    print_rows([MEMORY_HEADERS, *memory_rows(res)])
+    print(f"  {MEMORY_NOTE}")
+
+
 def print_fit_share(res: dict[str, Any], threads: int) -> None:
     print(f"\n{fit_share_title(res)}, {threads} thread(s)")
     print_rows([FIT_HEADERS, *fit_share_rows(res)])
@@ -97,7 +104,7 @@ def print_digits(res: dict[str, Any], threads: int) -> None:
 def print_targets(run: dict[str, Any]) -> None:
     print(
         f"\ntargets ({run['threads']} thread(s); ratios: met only when the 95% CI lies inside; "
-        "guard and fit share: judged on the median)"
+        "guard, fit share, memory: judged on the median)"
     )
     for t in run["targets"]:
         if t["status"] == "unmeasured":

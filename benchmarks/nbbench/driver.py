@@ -1,8 +1,8 @@
 """The suite's run: for each thread count a preparation worker (machine, probes, check),
-then per size one fresh worker per (implementation, repetition) in rotating order and the
-phase profile of neuroback's step, then the fit-epoch share on the digits, the
-statistics, the printed tables and the targets; the JSON at the end. Never imports
-NumPy or torch (it cannot disturb the workers)."""
+then per size one fresh worker per (implementation, repetition) in rotating order, the
+phase profile of neuroback's step and its memory (medium, large), then the fit-epoch
+share on the digits, the statistics, the printed tables and the targets; the JSON at the
+end. Never imports NumPy or torch (it cannot disturb the workers)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,29 @@ from .console import (
     print_digits,
     print_fit_share,
     print_machine,
+    print_memory,
     print_phases,
     print_size,
     print_targets,
 )
 from .digits import analyze_digits
 from .fitshare import analyze_fit_share
+from .memory import analyze_memory, memory_targets
 from .phases import analyze_phases
 from .profile_tables import profile_targets
 from .protocol import CORETYPE, spawn, worker_env
-from .sizes import ADAM_BETAS, ADAM_EPS, ADAM_LR, DIGITS_IMPLS, PHASE_IMPLS, SGD_LR, SIZES
+from .sizes import (
+    ADAM_BETAS,
+    ADAM_EPS,
+    ADAM_LR,
+    DIGITS_IMPLS,
+    MEMORY_IMPLS,
+    MEMORY_SIZES,
+    MEMORY_STEPS,
+    PHASE_IMPLS,
+    SGD_LR,
+    SIZES,
+)
 from .stats import analyze_size, evaluate_targets
 
 SCHEMA = 1
@@ -83,6 +96,8 @@ def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> 
         "bootstrap_resamples": args.bootstrap,
         "quick": args.quick,
         "phases": args.phases,
+        "memory": args.memory,
+        "memory_steps": {s: MEMORY_STEPS[s] for s in sizes if s in MEMORY_SIZES},
         "fit_share_epochs": args.fit_epochs if args.fit_share else None,
         "dtype": "float32",
         "loss": "MSE",
@@ -189,11 +204,21 @@ def run_threads(
             res_size["phases"] = analyze_phases(per_impl, args.bootstrap, args.seed)
             res_size["phases"]["reps"] = per_impl
             print_phases(size, res_size["phases"], threads)
+        measured = [i for i in MEMORY_IMPLS if i in available]
+        if args.memory and size in MEMORY_SIZES and measured:
+
+            def memory_spec(impl: str, rep: int, size: str = size) -> dict[str, Any]:
+                return {**time_spec(impl, rep, size, kind="memory"), "steps": MEMORY_STEPS[size]}
+
+            per_impl = run_rotating(measured, args, env, memory_spec, progress=f"{size} memory")
+            res_size["memory"] = analyze_memory(per_impl)
+            res_size["memory"]["reps"] = per_impl
+            print_memory(size, res_size["memory"], threads)
     if args.fit_share:
         run["fit_share"] = run_fit_share(args, threads, env)
     if args.digits:
         run["digits"] = run_digits(args, threads, env)
-    run["targets"] = evaluate_targets(run) + profile_targets(run)
+    run["targets"] = evaluate_targets(run) + profile_targets(run) + memory_targets(run)
     print_targets(run)
     return run
 

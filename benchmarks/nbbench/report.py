@@ -1,6 +1,6 @@
 """``suite.py report FILE``: the suite's JSON as markdown (RESULTS.md): the machine,
-per thread count the targets, the tables with each size's phase profile, the fit-epoch
-share, the digits and the like-for-like check, then the implementations and how to read
+per thread count the targets, the tables with each size's phase profile and memory, the
+fit-epoch share, the digits and the like-for-like check, then the implementations and how to read
 it all."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from .checks import check_pair_text, check_pairs, check_steps
 from .digits import DIGITS_HEADERS, digits_rows, digits_title
+from .memory import MEMORY_HEADERS, MEMORY_NOTE, memory_rows, memory_targets, memory_title
 from .profile_tables import (
     FIT_HEADERS,
     anchor,
@@ -56,6 +57,15 @@ NOTES = [
     "and batch; medians over steps, then over repetitions. *trainer overhead* = "
     "`train_step` - sum of the phase medians: what the Trainer adds around the phases "
     "(medians do not add, so it can be slightly negative within noise).",
+    "- *Memory* (medium, large; `nb-trainer`, `nb-trainer-adam`): one worker per "
+    "implementation and repetition traces its allocations with `tracemalloc` from before the "
+    "Trainer and the batch are built (imports and first-call set-up done before, on a "
+    "throwaway tiny Trainer); *between steps*: traced bytes after the warm-up steps; *peak*: "
+    "the traced peak over the next steps; *growth/step*: the traced bytes' change over "
+    "those steps, per step (gc collected before each reading). *theoretical*: parameters + "
+    "gradients (parameter bytes each) + optimizer state (the arrays in "
+    "`state_dict()['slots']`) + one batch's activations (`x`, `y` and one output array "
+    "per Dense and ReLU layer, float32).",
     "- *Fit epoch outside train_step*: on the digits, a `fit(epochs=1, batch_size=32)` epoch "
     "(without callbacks, and with `ProgressBar` writing to `os.devnull`) against the sum of "
     "`train_step` times over as many batches of the same sizes, gathered beforehand; "
@@ -142,12 +152,12 @@ def targets_lines(run: dict[str, Any]) -> list[str]:
     lines = ["", f"## Targets, {run['threads']} thread(s)", ""]
     lines += [
         "A ratio target is **met** only when the whole bootstrap 95% confidence interval of "
-        "the ratio lies inside it; the guard and fit-share targets are judged on the median "
-        "over repetitions. A missed target links to its size's phase profile.",
+        "the ratio lies inside it; the guard, fit-share and memory targets are judged on the "
+        "median over repetitions. A missed target links to its size's phase profile.",
         "",
     ]
     rows = []
-    for t in evaluate_targets(run) + profile_targets(run):
+    for t in evaluate_targets(run) + profile_targets(run) + memory_targets(run):
         measured = t.get("measured") or (interval_text(t) if "ratio" in t else "-")
         status = {"met": "met", "not met": "**not met**"}.get(t["status"], t["status"])
         status += f" ({t['why']})" if t.get("why") else ""
@@ -178,6 +188,10 @@ def results_lines(run: dict[str, Any]) -> list[str]:
             ]
         if res.get("phases"):
             lines += phase_lines(size, res["phases"], run["threads"])
+        if res.get("memory"):
+            lines += ["", f"#### {memory_title(size, res['memory'], run['threads'])}", ""]
+            lines += md_table(MEMORY_HEADERS, memory_rows(res["memory"]))
+            lines += ["", f"- {MEMORY_NOTE}"]
     if run.get("fit_share"):
         lines += ["", f"### {fit_share_title(run['fit_share'])}", ""]
         lines += md_table(FIT_HEADERS, fit_share_rows(run["fit_share"]))

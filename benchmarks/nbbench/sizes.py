@@ -104,3 +104,12 @@ GUARD_TARGET = ("medium", 0.03)
 #: per-batch bookkeeping, callbacks): its target bound, and fit epochs timed per worker
 FIT_SHARE_TARGET = 0.10
 FIT_EPOCHS = 5
+
+#: the memory targets (job ``memory``): the sizes and implementations measured, the steps
+#: between the two readings of traced bytes per size (after the warm-up), the growth those
+#: steps may show in all, and the bound on peak / theoretical working set
+MEMORY_SIZES = ("medium", "large")
+MEMORY_IMPLS = ("nb-trainer", "nb-trainer-adam")
+MEMORY_STEPS = {"medium": 20, "large": 10}
+MEMORY_GROWTH_TOLERANCE = 64 * 1024
+MEMORY_PEAK_BOUND = 1.2

@@ -1,8 +1,8 @@
 """The worker process (``suite.py _worker SPEC_JSON``): pins the threads before NumPy is
 loaded, keeps torch out of NumPy-only workers, runs one job (``prepare``, ``time``,
-``phases``, ``fit-share`` or ``digits``) and answers with its result. ``time_one`` is the
-timing of one implementation: warm-up, the tracemalloc peak, then single steps with the
-garbage collector frozen (``train_step.py``'s loop)."""
+``phases``, ``memory``, ``fit-share`` or ``digits``) and answers with its result.
+``time_one`` is the timing of one implementation: warm-up, the tracemalloc peak, then
+single steps with the garbage collector frozen (``train_step.py``'s loop)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 
 from .digits import train_to_target
 from .fitshare import fit_share
+from .memory import measure_memory
 from .phases import profile_phases
 from .prepare import prepare
 from .protocol import CORETYPE, THREAD_VARS, write_result
@@ -142,6 +143,7 @@ def worker_main(spec_json: str) -> int:
         "prepare": prepare,
         "time": time_one,
         "phases": profile_phases,
+        "memory": measure_memory,
         "fit-share": fit_share,
         "digits": train_to_target,
     }
