@@ -43,7 +43,14 @@ from typing import Any
 
 from .switches import env_flag
 
-__all__ = ["Kernel", "kernels", "reference_kernels", "scratch_like", "scratch_session"]
+__all__ = [
+    "SMALL_SCRATCH",
+    "Kernel",
+    "kernels",
+    "reference_kernels",
+    "scratch_like",
+    "scratch_session",
+]
 
 #: ``(args, kwargs)`` pairs of host (NumPy) inputs; arrays are moved to the backend.
 ExampleCases = Sequence[tuple[tuple[Any, ...], dict[str, Any]]]
@@ -132,24 +139,30 @@ def kernels() -> list[Kernel]:
 _scratch = threading.local()
 
 
-@contextlib.contextmanager
-def scratch_session() -> Iterator[None]:
+class scratch_session:  # lower case: used like a function, ``with scratch_session():``
     """Within the block, :func:`scratch_like` lends one reused buffer per backend and
     dtype; when the block ends the buffers are released, so no scratch memory outlives it.
 
     :meth:`Optimizer.step <neuroback.Optimizer.step>` opens one around its updates: every
     parameter's kernel reuses the same buffer, and between steps (during the forward and
     backward passes, when memory peaks) none is held. A nested session shares the outer
-    one's buffers.
+    one's buffers. (A class rather than a generator: it is entered at every step.)
     """
-    if getattr(_scratch, "active", False):
-        yield
-        return
-    _scratch.active, _scratch.views, _scratch.buffers = True, {}, {}
-    try:
-        yield
-    finally:
-        _scratch.active, _scratch.views, _scratch.buffers = False, {}, {}
+
+    __slots__ = ("_outer",)
+
+    def __enter__(self) -> None:
+        self._outer = getattr(_scratch, "active", False)
+        if not self._outer:
+            _scratch.active, _scratch.views, _scratch.buffers = True, {}, {}
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._outer:
+            _scratch.active, _scratch.views, _scratch.buffers = False, {}, {}
+
+
+#: Below this many elements a temporary is cheaper to allocate than to look up.
+SMALL_SCRATCH = 1 << 14
 
 
 def scratch_like(backend: Any, array: Any) -> Any:
@@ -160,9 +173,10 @@ def scratch_like(backend: Any, array: Any) -> Any:
     asked for and reused by every call, so the kernels of all parameters share one
     temporary the size of the largest parameter; the view is lent until the next call
     in the same thread, so a kernel must not hold it across calls, nor ask for two at
-    once. Outside a session it is a new array.
+    once. Outside a session, or for fewer than :data:`SMALL_SCRATCH` elements (where an
+    allocation costs less than the lookup), it is a new array.
     """
-    if not getattr(_scratch, "active", False):
+    if array.size < SMALL_SCRATCH or not getattr(_scratch, "active", False):
         return backend.xp.empty(array.shape, dtype=array.dtype)
     views = _scratch.views
     shape = array.shape

@@ -52,22 +52,25 @@ def test_the_numpy_versions_give_the_references_bits(kernel: Kernel) -> None:
 
 
 def test_the_scratch_array_is_reused_within_a_session_and_released_after() -> None:
-    from neuroback.kernels import scratch_like, scratch_session
+    from neuroback.kernels import SMALL_SCRATCH, scratch_like, scratch_session
 
     numpy = nb.get_backend("numpy")
+    n = SMALL_SCRATCH  # at least this many elements share a buffer
     with scratch_session():
-        small = scratch_like(numpy, np.zeros((3, 4), np.float32))
-        again = scratch_like(numpy, np.zeros((2, 6), np.float32))
-        assert again.shape == (2, 6) and np.shares_memory(small, again)
-        big = scratch_like(numpy, np.zeros((100, 100), np.float32))
-        assert big.shape == (100, 100) and big.dtype == np.float32
-        assert scratch_like(numpy, np.zeros(5)).dtype == np.float64  # one buffer per dtype
+        first = scratch_like(numpy, np.zeros((n, 2), np.float32))
+        again = scratch_like(numpy, np.zeros((2, n), np.float32))
+        assert again.shape == (2, n) and np.shares_memory(first, again)
+        big = scratch_like(numpy, np.zeros((n, 4), np.float32))
+        assert big.shape == (n, 4) and big.dtype == np.float32
+        assert scratch_like(numpy, np.zeros(n)).dtype == np.float64  # one buffer per dtype
         with scratch_session():  # nested: the same buffers
-            assert np.shares_memory(scratch_like(numpy, np.zeros((100, 100), np.float32)), big)
-        assert np.shares_memory(scratch_like(numpy, np.zeros((100, 100), np.float32)), big)
-    outside = scratch_like(numpy, np.zeros((100, 100), np.float32))  # a new array each time
+            assert np.shares_memory(scratch_like(numpy, np.zeros((n, 4), np.float32)), big)
+        assert np.shares_memory(scratch_like(numpy, np.zeros((n, 4), np.float32)), big)
+        tiny = scratch_like(numpy, np.zeros((3, 4), np.float32))  # small: a new array
+        assert tiny.shape == (3, 4) and not np.shares_memory(tiny, big)
+    outside = scratch_like(numpy, np.zeros((n, 4), np.float32))  # a new array each time
     assert not np.shares_memory(outside, big)
-    assert not np.shares_memory(outside, scratch_like(numpy, np.zeros((100, 100), np.float32)))
+    assert not np.shares_memory(outside, scratch_like(numpy, np.zeros((n, 4), np.float32)))
 
 
 def test_no_scratch_memory_outlives_an_optimizer_step() -> None:
