@@ -58,3 +58,5 @@ def test_the_activation_is_in_the_config_only_when_set() -> None:
 def test_an_unknown_activation_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match=r"one of \['relu', 'sigmoid', 'tanh'\] or None.*'gelu'"):
         nb.layers.Dense(2, 3, activation="gelu")
+    with pytest.raises(ValueError, match=r"or None, got \['relu'\]"):  # not a TypeError
+        nb.layers.Dense(2, 3, activation=["relu"])

@@ -87,7 +87,9 @@ class Dense(Layer):
         backend: BackendLike = None,
     ) -> None:
         super().__init__(backend=backend)
-        if activation is not None and activation not in ELEMENTWISE:
+        if activation is not None and (
+            not isinstance(activation, str) or activation not in ELEMENTWISE
+        ):
             raise ValueError(
                 f"Dense activation must be one of {sorted(ELEMENTWISE)} or None, got "
                 f"{activation!r}. Other activations go in a layer of their own after Dense."
