@@ -149,6 +149,12 @@ class Layer(ABC):
     overrides :meth:`children`; a model is itself a Layer, so models nest.
     """
 
+    #: The axis of an input that holds the features (channels) this layer was built
+    #: for: ``-1`` (the last axis) for Dense-like layers, ``1`` for layers on
+    #: ``(N, C, ...)`` input such as convolutions. :meth:`check_input` checks the
+    #: feature count on it, and the conformance kit widens it to test the error.
+    feature_axis: int = -1
+
     def __init__(self, *, backend: BackendLike = None) -> None:
         self._backend: Backend = get_backend(backend)
         self._parameters: dict[str, Parameter] = {}
@@ -360,28 +366,38 @@ class Layer(ABC):
         self,
         x: Any,
         *,
-        ndim: int | None = None,
+        ndim: int | tuple[int, ...] | None = None,
         features: int | None = None,
         dtype: Any = None,
     ) -> None:
         """Validate an input array, raising an error that names this layer and the fix.
 
-        Checks the backend always, and optionally the number of dimensions, the
-        size of the last (feature) axis and the floating dtype.
+        Checks the backend always, and optionally the number of dimensions (one
+        number or the allowed numbers), the size of the feature axis
+        (:attr:`feature_axis`: the last axis unless the layer declares another)
+        and the floating dtype.
         """
         if not isinstance(x, self._backend.array_type):
             self._backend.check_native(x, self._label())  # raises, naming this layer
-        if ndim is not None and x.ndim != ndim:
-            want = "(batch, features)" if ndim == 2 else f"{ndim} dimensions"
+        if ndim is not None and (x.ndim != ndim if isinstance(ndim, int) else x.ndim not in ndim):
             raise ShapeError(
-                f"{self._label()} expects input of shape {want}, got shape {tuple(x.shape)}. "
+                f"{self._label()} expects input of shape {_shape_words(ndim)}, got shape "
+                f"{tuple(x.shape)}. "
                 + ("Reshape a single sample with x.reshape(1, -1)." if x.ndim == 1 else "")
             )
-        if features is not None and x.shape[-1] != features:
-            raise ShapeError(
-                f"{self._label()} expects {features} features on the last axis, got input of "
-                f"shape {tuple(x.shape)}. Check the previous layer's output size or the data."
-            )
+        if features is not None:
+            axis = self.feature_axis
+            if x.ndim <= (axis if axis >= 0 else -axis - 1):
+                raise ShapeError(
+                    f"{self._label()} expects {features} features on axis {axis}, got input of "
+                    f"shape {tuple(x.shape)} without that axis. Add the batch axis with x[None]."
+                )
+            if x.shape[axis] != features:
+                where = "the last axis" if axis == -1 else f"axis {axis} (channels)"
+                raise ShapeError(
+                    f"{self._label()} expects {features} features on {where}, got input of "
+                    f"shape {tuple(x.shape)}. Check the previous layer's output size or the data."
+                )
         if dtype is not None and x.dtype != dtype:
             other = (
                 f" (or build the layer with dtype={x.dtype.name!r})" if x.dtype.kind == "f" else ""
@@ -457,6 +473,18 @@ _NO_FLAG = (
     "call, backward(dy, input_grad=False), so a layer shared by two places or two models "
     "cannot be switched by either."
 )
+
+
+_SHAPE_WORDS = {
+    2: "(batch, features)",
+    3: "(batch, channels, length)",
+    4: "(batch, channels, height, width)",
+}
+
+
+def _shape_words(ndim: int | tuple[int, ...]) -> str:
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    return " or ".join(_SHAPE_WORDS.get(n, f"{n} dimensions") for n in ranks)
 
 
 def _leaf_layers(layer: Layer, prefix: str) -> Iterator[tuple[str, Layer]]:

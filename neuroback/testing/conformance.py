@@ -70,8 +70,9 @@ def check_layer(layer: Layer, x: Any, *, rtol: float = 1e-5, seed: int = 0) -> N
 
     Checks: gradients of input and every parameter against finite differences;
     two forward calls before a backward do not interfere; float32 stays float32;
-    input of the wrong backend, wrong dtype, wrong feature count (for layers
-    with parameters) and a gradient of the wrong shape give clear errors;
+    input of the wrong backend, wrong dtype, wrong feature count (on the
+    layer's :attr:`~neuroback.Layer.feature_axis`, for layers with parameters)
+    and a gradient of the wrong shape give clear errors;
     inference matches ``forward(train=False)`` and leaves the state alone; the
     config survives a JSON round trip and rebuilds an equivalent layer.
     """
@@ -199,7 +200,9 @@ def check_layer(layer: Layer, x: Any, *, rtol: float = 1e-5, seed: int = 0) -> N
         lambda: layer.forward(backend.asarray(host_x.astype(np.int64)), train=False),
     )
     if layer.named_parameters():
-        wider = backend.asarray(np.concatenate([host_x, host_x[..., :1]], axis=-1))
+        axis = layer.feature_axis  # the axis the layer declares its features on
+        first = np.take(host_x, [0], axis=axis)
+        wider = backend.asarray(np.concatenate([host_x, first], axis=axis))
         _expect(
             layer,
             ShapeError,
