@@ -32,6 +32,7 @@ import numpy as np
 from . import checks
 from .backend import Array, Backend, BackendLike, get_backend
 from .errors import NotBoundError
+from .flat_buffers import FlatLayout, pack
 from .kernels import scratch_session
 from .layer import Layer
 from .optimizer_state import stage_state
@@ -65,6 +66,16 @@ class Optimizer(ABC):
     #: state may hold them or not; its other slots must be those :meth:`init_slots` made.
     lazy_slots: ClassVar[frozenset[str]] = frozenset()
 
+    #: Whether :meth:`update` is element-wise: each element of the result depends only
+    #: on the same element of the value, gradient and slots, with one step and one set
+    #: of hyperparameters per group, and every slot is shaped like its parameter. Then
+    #: :meth:`bind` packs each group into flat buffers and :meth:`step` calls
+    #: :meth:`update` once per group and dtype, on the flat arrays: the same numbers,
+    #: bit for bit, in one call instead of one per parameter
+    #: (:mod:`neuroback.flat_buffers`). Leave it ``False`` for a rule that looks across
+    #: elements (a norm, a matrix factorization, per-parameter scalars).
+    elementwise: ClassVar[bool] = False
+
     def __init__(
         self,
         *,
@@ -81,6 +92,7 @@ class Optimizer(ABC):
         self._slots: dict[str, dict[str, Array]] = {}
         self._param_steps: dict[str, int] = {}  # updates each parameter has received
         self._transform_state: Any = None
+        self._flat: FlatLayout | None = None  # the packed layout (element-wise rules)
         self._backend: Backend | None = None
         self._model: Layer | None = None
         self._skipped: Any = 0  # a host int, or a 0-d device count read only when asked
@@ -208,7 +220,31 @@ class Optimizer(ABC):
         self._model = model if isinstance(model, Layer) else None
         self._skipped = 0
         self.step_count = 0
+        self._flat = None
+        if self.elementwise:
+            self._flat_layout({n: p for n, p in params.items() if p.trainable})
         return self
+
+    def _flat_layout(self, active: Mapping[str, Parameter]) -> FlatLayout | None:
+        """The packed layout for ``active`` (packing it if it has gone stale), or ``None``
+        where this step takes the per-parameter path (a rule that is not element-wise,
+        unequal step counts within a group, slots that cannot be packed)."""
+        if not self.elementwise or not active:
+            return None
+        flat = self._flat
+        if flat is None or not flat.valid(tuple(active), self._slots):
+            backend = self._backend
+            if backend is None:
+                return None
+            flat = self._flat = pack(backend, active, self._group_of, self._slots)
+            if flat is None:
+                return None
+        steps = self._param_steps
+        for group in flat.groups:
+            first = steps[group.names[0]]
+            if any(steps[n] != first for n in group.names):
+                return None
+        return flat
 
     def _assign_groups(self, params: Mapping[str, Parameter]) -> dict[str, int]:
         known = set(self.hyperparameters()) - {"lr"}
@@ -346,36 +382,57 @@ class Optimizer(ABC):
         """
         backend = self._require_bound("step")
         active = {n: p for n, p in self._params.items() if p.trainable}
-        grads = {n: p.grad for n, p in active.items()}
+        # packing (when the layout went stale) first: it gives the parameters new storage
+        flat = self._flat_layout(active) if self.elementwise else None
+        grads = {n: p.grad for n, p in active.items()}  # a lazily zero gradient is filled
         if not skip_nonfinite:
-            self._apply(active, grads, backend)
+            self._apply(active, grads, backend, flat)
             return True
-        ok = backend.all_finite([*grads.values(), *also_finite])
+        # packed: one reduction per flat buffer, not one per parameter
+        checked = [g.grads for g in flat.groups] if flat is not None else [*grads.values()]
+        ok = backend.all_finite([*checked, *also_finite])
         if backend.host_reads_are_free:
             if bool(ok):
-                self._apply(active, grads, backend)
+                self._apply(active, grads, backend, flat)
                 return True
             self._skip(active)
             return False
-        self._apply_on_device_if(ok, active, grads, backend)
+        self._apply_on_device_if(ok, active, grads, backend, flat)
         return ok
 
     def _apply(
-        self, active: Mapping[str, Parameter], grads: dict[str, Array], backend: Backend
+        self,
+        active: Mapping[str, Parameter],
+        grads: dict[str, Array],
+        backend: Backend,
+        flat: FlatLayout | None = None,
     ) -> None:
         if self.transforms:
             values = {n: p.value for n, p in active.items()}
-            grads, self._transform_state = self._chain.update(
+            transformed, self._transform_state = self._chain.update(
                 grads, self._transform_state, values, backend=backend
             )
+            if flat is not None and any(transformed[n] is not g for n, g in grads.items()):
+                flat = None  # a transform returned new arrays: they are not in the buffers
+            grads = transformed
         self.step_count += 1
         # read-only: every parameter of a group shares its mapping during a step
         per_group = [MappingProxyType(hp) for hp in self._group_hyperparameters()]
-        group_of = self._group_of
         param_steps = self._param_steps
         # the update kernels share one temporary, released when the step ends (memory
         # peaks in the forward and backward passes, where it is not held)
         with scratch_session():
+            if flat is not None:
+                for group in flat.groups:  # one call per group and dtype
+                    step = param_steps[group.names[0]] + 1
+                    for name in group.names:
+                        param_steps[name] = step
+                    hp = per_group[group.group]
+                    self.update(group.values, group.grads, group.slots, step=step, hp=hp)
+                    if len(group.slots) != len(group.slot_views):
+                        group.adopt_new_slots(self._slots)
+                return
+            group_of = self._group_of
             for name, param in active.items():
                 param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch
                 self.update(
@@ -393,7 +450,12 @@ class Optimizer(ABC):
         self._skipped += 1
 
     def _apply_on_device_if(
-        self, ok: Array, active: Mapping[str, Parameter], grads: dict[str, Array], backend: Backend
+        self,
+        ok: Array,
+        active: Mapping[str, Parameter],
+        grads: dict[str, Array],
+        backend: Backend,
+        flat: FlatLayout | None = None,
     ) -> None:
         """Update, then put back on the device what a non-finite step changed.
 
@@ -411,7 +473,7 @@ class Optimizer(ABC):
         old_leaves = [
             leaf.copy() if _is_array(leaf) else leaf for leaf in _leaves(self._transform_state)
         ]
-        self._apply(active, grads, backend)
+        self._apply(active, grads, backend, flat)
         bad = ~ok
         created = {n: set(self._slots[n]) - set(slots[n]) for n in active}
         drop_created = any(created.values()) and not bool(backend.to_host(ok))
@@ -459,6 +521,7 @@ class Optimizer(ABC):
         if not isinstance(self._skipped, int):
             self._skipped = int(current.to_host(self._skipped))
         self._backend = target
+        self._flat = None  # packed again, on the new backend, at the next step
         return self
 
     def zero_grad(self) -> None:

@@ -16,8 +16,12 @@ __all__ = ["Parameter"]
 class Parameter:
     """A learnable array and the gradient accumulated for it.
 
-    ``value`` is updated in place and never rebound by training code, so
-    optimizers, saved files and views all keep pointing at the same storage.
+    ``value`` is updated in place and never rebound by a training step, so
+    optimizers, saved files and views all keep pointing at the same storage. Two
+    things give it new storage, with the same numbers: ``model.to(backend)``, and
+    binding an element-wise optimizer, which packs its parameters into one flat
+    buffer per group (:mod:`neuroback.flat_buffers`): take ``p.value`` after
+    ``bind``, not before.
     ``grad`` has the same shape and dtype; backward passes *add* into it
     (so shared weights and gradient accumulation need nothing special) and
     :meth:`zero_grad` clears it.
@@ -114,8 +118,20 @@ class Parameter:
         """Make :attr:`grad` zero (lazily: the buffer is cleared or overwritten on next use)."""
         self._grad_is_zero = True
 
+    def _adopt_storage(self, value: Array, grad: Array) -> None:
+        """Use ``value`` and ``grad`` (views of an optimizer's flat buffers, already holding
+        this parameter's numbers) as storage from now on: one of the two sanctioned
+        rebindings (see :mod:`neuroback.flat_buffers`). The object keeps its identity."""
+        if value.shape != self._value.shape or value.dtype != self._value.dtype:
+            raise ValueError(
+                f"Parameter {self.name!r}: new storage {value.shape} {value.dtype} does not "
+                f"match {self._value.shape} {self._value.dtype}."
+            )
+        self._value = value
+        self._grad = grad
+
     def _move_to(self, backend: Backend) -> None:
-        """Re-home value and gradient on ``backend`` (the one sanctioned rebinding)."""
+        """Re-home value and gradient on ``backend`` (a sanctioned rebinding)."""
         if backend is self._backend:
             return
         host_value = self._backend.to_host(self._value)

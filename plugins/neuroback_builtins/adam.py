@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 
@@ -198,6 +198,8 @@ class _AdamBase(Optimizer):
     """Shared by Adam and AdamW (abstract: subclasses set ``decoupled``)."""
 
     decoupled: bool
+    #: Each element moves on its own: one update call per group (flat buffers).
+    elementwise: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -186,6 +186,8 @@ class SGD(Optimizer):
 
     #: The momentum buffer appears at the first step (see :meth:`init_slots`).
     lazy_slots: ClassVar[frozenset[str]] = frozenset({"velocity"})
+    #: Each element moves on its own: one update call per group (flat buffers).
+    elementwise: ClassVar[bool] = True
 
     def __init__(
         self,
