@@ -104,8 +104,8 @@ def trainer_step_fn(sizes: list[int], seed: int, optimizer: nb.Optimizer | None 
     model, loss_fn, opt = build_neuroback(sizes, seed)
     trainer = nb.Trainer(model, loss_fn, opt if optimizer is None else optimizer, seed=seed)
     # fit() installs its Ctrl-C deferral once per run, not per step; do the same here
-    # (the handler stays for the rest of this benchmark process). The context must be
-    # kept alive: a discarded generator-based context is closed at once, which removes the
+    # (the handler stays for the rest of this benchmark process). The context is kept
+    # alive: when it was generator-based, a discarded one was closed at once, removing the
     # handler again, and every update then installed and removed it (about 55 us a step).
     guard = trainer.interrupt_guard()
     guard.__enter__()

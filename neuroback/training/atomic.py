@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
@@ -56,33 +56,66 @@ class InterruptGuard:
         else:
             raise KeyboardInterrupt
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if self._active or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        self._previous = signal.signal(signal.SIGINT, self._handler)
-        self._active = True
-        try:
-            yield
-        finally:
-            self._active = False
-            signal.signal(signal.SIGINT, self._previous)
+    def installed(self) -> contextlib.AbstractContextManager[None]:
+        """The handler in place for a block (a whole ``fit``); nested blocks do nothing."""
+        return _Installed(self)
 
-    @contextlib.contextmanager
-    def updating(self) -> Iterator[None]:
-        if not self._active:
-            with self.installed(), self.updating():
-                yield
+    def updating(self) -> contextlib.AbstractContextManager[None]:
+        """The critical section of an update: a Ctrl-C in it is raised when it ends."""
+        return _Updating(self)
+
+
+class _Installed:
+    """:meth:`InterruptGuard.installed` (a class, not a generator: entered at every step
+    outside ``fit``)."""
+
+    __slots__ = ("_guard", "_owner")
+
+    def __init__(self, guard: InterruptGuard) -> None:
+        self._guard = guard
+        self._owner = False
+
+    def __enter__(self) -> None:
+        guard = self._guard
+        if guard._active or threading.current_thread() is not threading.main_thread():
             return
-        self._updating = True
+        guard._previous = signal.signal(signal.SIGINT, guard._handler)
+        guard._active = self._owner = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._owner:
+            guard = self._guard
+            guard._active = self._owner = False
+            signal.signal(signal.SIGINT, guard._previous)
+
+
+class _Updating:
+    """:meth:`InterruptGuard.updating`: two attribute writes when a handler is installed."""
+
+    __slots__ = ("_guard", "_installed")
+
+    def __init__(self, guard: InterruptGuard) -> None:
+        self._guard = guard
+        self._installed: _Installed | None = None
+
+    def __enter__(self) -> None:
+        guard = self._guard
+        if not guard._active:  # outside fit: install the handler for this one update
+            self._installed = _Installed(guard)
+            self._installed.__enter__()
+        guard._updating = True
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        guard = self._guard
+        guard._updating = False
+        installed, self._installed = self._installed, None
         try:
-            yield
+            if exc_type is None and guard._pending is not None:
+                frame, guard._pending = guard._pending, None
+                guard._forward(frame)
         finally:
-            self._updating = False
-        if self._pending is not None:
-            frame, self._pending = self._pending, None
-            self._forward(frame)
+            if installed is not None:
+                installed.__exit__(None, None, None)
 
 
 class StateSnapshot:
