@@ -25,9 +25,17 @@ if TYPE_CHECKING:  # the built-ins' own signatures, for type checkers only
     from neuroback_builtins.activations import Softmax as Softmax
     from neuroback_builtins.activations import Tanh as Tanh
     from neuroback_builtins.batchnorm import BatchNorm as BatchNorm
+    from neuroback_builtins.conv import Conv1D as Conv1D
+    from neuroback_builtins.conv import Conv2D as Conv2D
     from neuroback_builtins.dense import Dense as Dense
     from neuroback_builtins.dropout import Dropout as Dropout
+    from neuroback_builtins.pooling import AvgPool1D as AvgPool1D
+    from neuroback_builtins.pooling import AvgPool2D as AvgPool2D
+    from neuroback_builtins.pooling import GlobalAvgPool as GlobalAvgPool
+    from neuroback_builtins.pooling import MaxPool1D as MaxPool1D
+    from neuroback_builtins.pooling import MaxPool2D as MaxPool2D
     from neuroback_builtins.reshape import Flatten as Flatten
+    from neuroback_builtins.reshape import Reshape as Reshape
     from neuroback_builtins.residual import Residual as Residual
 
 __all__: list[str] = []

@@ -23,11 +23,13 @@ from .callbacks import (
     TerminateOnNaN,
 )
 from .clipping import ClipByGlobalNorm, ClipByValue
+from .conv import Conv1D, Conv2D
 from .cross_entropy import BinaryCrossEntropy, SoftmaxCrossEntropy
 from .dense import Dense
 from .dropout import Dropout
 from .mse import MSE
-from .reshape import Flatten
+from .pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, MaxPool1D, MaxPool2D
+from .reshape import Flatten, Reshape
 from .residual import Residual
 from .schedules import Constant, Cosine, Exponential, LinearWarmup, StepDecay
 from .sgd import SGD
@@ -38,26 +40,34 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AvgPool1D",
+    "AvgPool2D",
     "BatchNorm",
     "BinaryCrossEntropy",
     "CSVLogger",
     "ClipByGlobalNorm",
     "ClipByValue",
     "Constant",
+    "Conv1D",
+    "Conv2D",
     "Cosine",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "Exponential",
     "Flatten",
+    "GlobalAvgPool",
     "GradientFlowMonitor",
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "MaxPool1D",
+    "MaxPool2D",
     "ModelCheckpoint",
     "ProgressBar",
     "ReLU",
     "ReduceLROnPlateau",
+    "Reshape",
     "Residual",
     "Sigmoid",
     "Softmax",
@@ -74,12 +84,20 @@ __all__ = [
 def neuroback_register_layers(register):  # type: ignore[no-untyped-def]
     register(Sequential)  # the core's container, so configs can name it
     register(Dense)
+    register(Conv1D)
+    register(Conv2D)
     register(ReLU)
     register(LeakyReLU)
     register(Sigmoid)
     register(Tanh)
     register(Softmax)
     register(Flatten)
+    register(Reshape)
+    register(MaxPool1D)
+    register(MaxPool2D)
+    register(AvgPool1D)
+    register(AvgPool2D)
+    register(GlobalAvgPool)
     register(Dropout)
     register(BatchNorm)
     register(Residual)

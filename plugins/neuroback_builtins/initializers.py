@@ -20,27 +20,29 @@ from collections.abc import Callable
 
 import numpy as np
 
+Shape = tuple[int, ...]
+
 __all__ = ["INITIALIZERS", "initialize"]
 
 
-def _he(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
-    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+def _he(rng: np.random.Generator, fan_in: int, fan_out: int, shape: Shape) -> np.ndarray:
+    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
 
 
-def _xavier(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+def _xavier(rng: np.random.Generator, fan_in: int, fan_out: int, shape: Shape) -> np.ndarray:
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+    return rng.uniform(-limit, limit, size=shape)
 
 
-def _normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
-    return rng.normal(0.0, 0.01, size=(fan_in, fan_out))
+def _normal(rng: np.random.Generator, fan_in: int, fan_out: int, shape: Shape) -> np.ndarray:
+    return rng.normal(0.0, 0.01, size=shape)
 
 
-def _zeros(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
-    return np.zeros((fan_in, fan_out))
+def _zeros(rng: np.random.Generator, fan_in: int, fan_out: int, shape: Shape) -> np.ndarray:
+    return np.zeros(shape)
 
 
-INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int, Shape], np.ndarray]] = {
     "he": _he,
     "kaiming": _he,
     "xavier": _xavier,
@@ -51,13 +53,22 @@ INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] =
 
 
 def initialize(
-    name: str, rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype
+    name: str,
+    rng: np.random.Generator,
+    fan_in: int,
+    fan_out: int,
+    dtype: np.dtype,
+    *,
+    shape: Shape | None = None,
 ) -> np.ndarray:
-    """A ``(fan_in, fan_out)`` host array drawn by the initializer ``name``."""
+    """A host array drawn by the initializer ``name`` with the given fans, of ``shape``
+    (default ``(fan_in, fan_out)``, a Dense weight; a convolution passes its kernel's
+    shape, whose fans count the kernel's positions). Entries are independent, so the
+    shape changes the layout of the draws, never their law."""
     try:
         fn = INITIALIZERS[name]
     except KeyError:
         raise ValueError(
             f"Unknown initializer {name!r}; expected one of {sorted(INITIALIZERS)}."
         ) from None
-    return fn(rng, fan_in, fan_out).astype(dtype)
+    return fn(rng, fan_in, fan_out, (fan_in, fan_out) if shape is None else shape).astype(dtype)
