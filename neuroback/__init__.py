@@ -46,6 +46,12 @@ from .plugin_system import PluginLoadWarning, get_registry, hookimpl
 from .rng import default_rng, seed
 from .schedule import Schedule
 from .sequential import Sequential
+from .torch_state import (
+    from_torch_state_dict,
+    load_torch_state,
+    save_torch_state,
+    to_torch_state_dict,
+)
 from .training import History, Trainer
 from .transform import Chain, GradientTransform, chain
 
@@ -82,6 +88,7 @@ __all__ = [
     "default_rng",
     "errors",
     "forward_child",
+    "from_torch_state_dict",
     "get_backend",
     "get_registry",
     "hookimpl",
@@ -89,6 +96,7 @@ __all__ = [
     "load",
     "load_metadata",
     "load_plugin",
+    "load_torch_state",
     "losses",
     "metrics",
     "optimizers",
@@ -96,9 +104,11 @@ __all__ = [
     "register_backend",
     "run_backward",
     "save",
+    "save_torch_state",
     "schedules",
     "seed",
     "to_spec",
+    "to_torch_state_dict",
     "transforms",
     "use_backend",
 ]

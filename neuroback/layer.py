@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -154,6 +155,15 @@ class Layer(ABC):
     #: ``(N, C, ...)`` input such as convolutions. :meth:`check_input` checks the
     #: feature count on it, and the conformance kit widens it to test the error.
     feature_axis: int = -1
+
+    #: How this layer's parameters and state map onto its PyTorch module's state dict:
+    #: our name -> PyTorch's name, with ``".T"`` where PyTorch stores the transpose
+    #: (Dense: ``{"W": "weight.T", "b": "bias"}``). ``None``: no PyTorch counterpart.
+    #: See :mod:`neuroback.torch_state`.
+    torch_layout: ClassVar[Mapping[str, str] | None] = None
+    #: Tensors PyTorch's module keeps that this layer does not (BatchNorm's
+    #: ``num_batches_tracked``): written as 0-d int64 with this value, ignored on reading.
+    torch_extra: ClassVar[Mapping[str, int]] = MappingProxyType({})
 
     def __init__(self, *, backend: BackendLike = None) -> None:
         self._backend: Backend = get_backend(backend)
@@ -382,8 +392,8 @@ class Layer(ABC):
         if ndim is not None and (x.ndim != ndim if isinstance(ndim, int) else x.ndim not in ndim):
             raise ShapeError(
                 f"{self._label()} expects input of shape {_shape_words(ndim)}, got shape "
-                f"{tuple(x.shape)}. "
-                + ("Reshape a single sample with x.reshape(1, -1)." if x.ndim == 1 else "")
+                f"{tuple(x.shape)}."
+                + (" Reshape a single sample with x.reshape(1, -1)." if x.ndim == 1 else "")
             )
         if features is not None:
             axis = self.feature_axis
@@ -437,7 +447,7 @@ class Layer(ABC):
             args = "..."
         return f"{type(self).__name__}({args})"
 
-    def summary(self) -> str:
+    def summary(self, input_shape: int | Sequence[int] | None = None) -> str:
         """A table of sub-layers with their parameter counts.
 
         >>> import neuroback as nb
@@ -447,21 +457,46 @@ class Layer(ABC):
         0     Dense(in_features=2, out_features=3, bias=True, ...)       9
         1     ReLU()                                                     0
         Total parameters: 9 (trainable: 9)
+
+        With ``input_shape``, the shape of one sample (without the batch axis), the table
+        also shows each layer's output shape, found by one inference forward pass on a
+        batch of one zero sample (``-1`` stands for the batch axis). An input shape the
+        model rejects raises the rejecting layer's own error.
+
+        >>> model = nb.Sequential(
+        ...     nb.layers.BatchNorm(2), nb.layers.Flatten(), nb.layers.Dense(32, 10)
+        ... )
+        >>> print(model.summary(input_shape=(2, 4, 4)))
+        name  layer                                                   output shape   params
+        ----  ------------------------------------------------------  -------------  ------
+        0     BatchNorm(num_features=2, momentum=0.1, ...)            (-1, 2, 4, 4)       4
+        1     Flatten()                                               (-1, 32)            0
+        2     Dense(in_features=32, out_features=10, bias=True, ...)  (-1, 10)          330
+        Total parameters: 334 (trainable: 334)
         """
-        rows: list[tuple[str, str, str]] = []
-        for name, layer in _leaf_layers(self, ""):
+        rows: list[tuple[str, ...]] = []
+        leaves = list(_leaf_layers(self, ""))
+        shapes = None if input_shape is None else _output_shapes(self, input_shape)
+        for name, layer in leaves:
             text = repr(layer)
             if len(text) > 54:
                 cut = text.rfind(", ", 0, 50)
                 text = text[: cut if cut > 0 else 50] + ", ...)"
-            rows.append((name or type(layer).__name__, text, f"{layer.num_parameters():,}"))
-        headers = ("name", "layer", "params")
+            row: tuple[str, ...] = (name or type(layer).__name__, text)
+            if shapes is not None:
+                shape = shapes.get("" if layer is self else name)
+                row += ("-" if shape is None else _shape_text(shape),)
+            rows.append((*row, f"{layer.num_parameters():,}"))
+        shape_header = ("output shape",) if shapes is not None else ()
+        headers = ("name", "layer", *shape_header, "params")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        lines = [
-            f"{headers[0]:<{widths[0]}}  {headers[1]:<{widths[1]}}  {headers[2]:>{widths[2]}}",
-            "  ".join("-" * w for w in widths),
-        ]
-        lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
+
+        def line(cells: tuple[str, ...]) -> str:
+            left = [f"{c:<{w}}" for c, w in zip(cells[:-1], widths, strict=False)]
+            return "  ".join([*left, f"{cells[-1]:>{widths[-1]}}"])
+
+        lines = [line(headers), "  ".join("-" * w for w in widths)]
+        lines += [line(r) for r in rows]
         total = self.num_parameters()
         trainable = self.num_parameters(trainable_only=True)
         lines.append(f"Total parameters: {total:,} (trainable: {trainable:,})")
@@ -496,3 +531,53 @@ def _leaf_layers(layer: Layer, prefix: str) -> Iterator[tuple[str, Layer]]:
         yield prefix.rstrip(".") or type(layer).__name__, layer
     for name, child in kids.items():
         yield from _leaf_layers(child, f"{prefix}{name}.")
+
+
+def _per_sample_shape(model: Layer, input_shape: Any) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints, or a clear error naming ``model``."""
+    dims = (input_shape,) if isinstance(input_shape, int) else input_shape
+    try:
+        shape = tuple(dims)
+    except TypeError:
+        shape = None
+    if shape is None or not all(
+        isinstance(d, int | np.integer) and not isinstance(d, bool) and d > 0 for d in shape
+    ):
+        raise TypeError(
+            f"{type(model).__name__}.summary(input_shape=...) takes the shape of one sample, "
+            f"without the batch axis: positive integers such as (1, 8, 8) or 4; got "
+            f"{input_shape!r}."
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _output_shapes(model: Layer, input_shape: Any) -> dict[str, tuple[int, ...]]:
+    """Output shape of every sub-layer (by dotted name, the model's own under ``""``), from
+    one inference forward on a batch of one zero sample, seen through an :class:`Observer`."""
+    shape = _per_sample_shape(model, input_shape)
+    params = model.parameters()
+    dtype = params[0].dtype if params else np.float32
+    x = model.backend.xp.zeros((1, *shape), dtype=dtype)
+    seen: dict[str, tuple[int, ...]] = {}
+
+    def report(name: str, layer: Layer, y: Array) -> None:
+        seen[name] = tuple(y.shape)
+
+    if model.children():
+        try:
+            y, _ = model.forward(x, train=False, observer=Observer(report))
+        except TypeError as exc:
+            if "observer" not in str(exc):
+                raise
+            seen.clear()  # a container that cannot be seen inside: only the model's output
+            y, _ = model.forward(x, train=False)
+    else:
+        y, _ = model.forward(x, train=False)
+    seen[""] = tuple(y.shape)
+    return seen
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """``(-1, 16, 8, 8)``: the batch axis as ``-1``."""
+    dims = ["-1", *(str(d) for d in shape[1:])] if shape else []
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"

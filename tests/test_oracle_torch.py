@@ -322,3 +322,94 @@ def test_binary_cross_entropy_matches_torch(torch: Any) -> None:
     tv.backward()
     np.testing.assert_allclose(float(value), tv.item(), **TOL)
     np.testing.assert_allclose(grad, tl.grad.numpy(), **TOL)
+
+
+# -- BatchNorm on (N, C, L) and (N, C, H, W) input; Dense on (N, T, F) input ---------------
+
+CHANNEL_TOL = {"rtol": 1e-10, "atol": 1e-10}
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (3, 3, 4, 5)], ids=["3-D", "4-D"])
+def test_channel_batchnorm_matches_torch_batch_norm(
+    torch: Any, shape: tuple[int, ...], affine: bool
+) -> None:
+    """torch.nn.functional.batch_norm in training (2 steps) and in eval mode: forward,
+    input gradient, gamma/beta gradients and the running statistics."""
+    rng = np.random.default_rng(15)
+    channels = shape[1]
+    layer = nb.layers.BatchNorm(channels, affine=affine, dtype="float64", momentum=0.2)
+    t_mean, t_var = torch.zeros(channels), torch.ones(channels)
+    gamma = beta = None
+    if affine:
+        layer.gamma.assign(rng.uniform(0.5, 1.5, channels))
+        layer.beta.assign(rng.normal(size=channels))
+    per_channel = (1, channels) + (1,) * (len(shape) - 2)
+
+    def torch_step(x: np.ndarray, dy: np.ndarray, *, training: bool) -> tuple[Any, ...]:
+        nonlocal gamma, beta
+        tx = torch.tensor(x, requires_grad=True)
+        if affine:
+            gamma = torch.tensor(layer.gamma.value.copy(), requires_grad=True)
+            beta = torch.tensor(layer.beta.value.copy(), requires_grad=True)
+        ty = torch.nn.functional.batch_norm(
+            tx, t_mean, t_var, gamma, beta, training=training, momentum=0.2, eps=1e-5
+        )
+        ty.backward(torch.tensor(dy))
+        return ty.detach().numpy(), tx.grad.numpy()
+
+    for step in range(2):  # two training steps move the running statistics
+        offsets = rng.normal(scale=3, size=channels).reshape(per_channel)
+        x = offsets + (1 + step) * rng.normal(size=shape)
+        dy = rng.normal(size=shape)
+        layer.zero_grad()
+        y, backward = layer.forward(x, train=True)
+        dx = backward(dy)
+        ty, tdx = torch_step(x, dy, training=True)
+        np.testing.assert_allclose(y, ty, **CHANNEL_TOL)
+        np.testing.assert_allclose(dx, tdx, **CHANNEL_TOL)
+        np.testing.assert_allclose(layer.state("running_mean"), t_mean.numpy(), **CHANNEL_TOL)
+        np.testing.assert_allclose(layer.state("running_var"), t_var.numpy(), **CHANNEL_TOL)
+        if affine:
+            np.testing.assert_allclose(layer.gamma.grad, gamma.grad.numpy(), **CHANNEL_TOL)
+            np.testing.assert_allclose(layer.beta.grad, beta.grad.numpy(), **CHANNEL_TOL)
+    assert not np.allclose(t_var.numpy(), 1.0)  # the statistics did move
+
+    x, dy = rng.normal(size=shape), rng.normal(size=shape)
+    layer.zero_grad()
+    y, backward = layer.forward(x, train=False)
+    dx = backward(dy)
+    ty, tdx = torch_step(x, dy, training=False)
+    np.testing.assert_allclose(y, ty, **CHANNEL_TOL)
+    np.testing.assert_allclose(dx, tdx, **CHANNEL_TOL)
+    if affine:
+        np.testing.assert_allclose(layer.gamma.grad, gamma.grad.numpy(), **CHANNEL_TOL)
+        np.testing.assert_allclose(layer.beta.grad, beta.grad.numpy(), **CHANNEL_TOL)
+
+
+def test_channel_batchnorm_matches_torch_batchnorm2d_module(torch: Any) -> None:
+    """The module form: BatchNorm2d after 3 training batches, then eval."""
+    rng = np.random.default_rng(16)
+    layer = nb.layers.BatchNorm(2, dtype="float64")
+    tbn = torch.nn.BatchNorm2d(2)
+    for _ in range(3):
+        x, dy = 1 + 2 * rng.normal(size=(2, 2, 3, 3)), rng.normal(size=(2, 2, 3, 3))
+        tbn.train()
+        _layer_vs_torch_with_grad_output(layer, tbn, x, dy, torch, train=True)
+    np.testing.assert_allclose(layer.state("running_var"), tbn.running_var.numpy(), **TOL)
+    tbn.eval()
+    x = rng.normal(size=(2, 2, 3, 3))
+    _layer_vs_torch_with_grad_output(layer, tbn, x, rng.normal(size=x.shape), torch, train=False)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "tanh"])
+def test_dense_on_3d_input_matches_torch_linear(torch: Any, activation: str | None) -> None:
+    layer = nb.layers.Dense(5, 3, dtype="float64", rng=0, activation=activation)
+    layer.b.assign(np.random.default_rng(17).normal(size=3))
+    weight = torch.tensor(layer.W.value.T.copy(), requires_grad=True)  # torch stores (out, in)
+    bias = torch.tensor(layer.b.value.copy(), requires_grad=True)
+    after = {None: lambda t: t, "relu": torch.relu, "tanh": torch.tanh}[activation]
+    x = np.random.default_rng(18).normal(size=(4, 6, 5))  # (batch, time, features)
+    _layer_vs_torch(layer, lambda t: after(torch.nn.functional.linear(t, weight, bias)), x, torch)
+    np.testing.assert_allclose(layer.W.grad, weight.grad.numpy().T, **TOL)
+    np.testing.assert_allclose(layer.b.grad, bias.grad.numpy(), **TOL)

@@ -1,4 +1,4 @@
-r"""Batch normalization over the feature axis of 2-D input, with PyTorch's conventions.
+r"""Batch normalization over the feature (channel) axis, with PyTorch's conventions.
 
 Training, for a batch of :math:`m` rows and each feature column:
 
@@ -26,11 +26,42 @@ Backward in training, with :math:`g = \partial L/\partial y` and
 
 At inference the running statistics replace :math:`\mu, \sigma^2`, which are
 then constants: :math:`\partial L/\partial x = g\, \gamma / \sqrt{r_{\sigma^2}+\epsilon}`.
+
+**Channels: 3-D and 4-D input.** For ``(N, C, L)`` and ``(N, C, H, W)`` input (PyTorch's
+``BatchNorm1d`` on 3-D input and ``BatchNorm2d``) each *channel* :math:`c` is normalized
+over the batch and every spatial position: the sums above run over the index set
+:math:`I = \{(n, l)\}` (or :math:`\{(n, h, w)\}`), that is the reduction axes are
+``(0, 2)`` (or ``(0, 2, 3)``), and
+
+.. math::
+
+    m = N \prod_{\text{spatial}} d = N L \ \ (\text{or } N H W), \qquad
+    \mu_c = \frac1m \sum_{i \in I} x_{i,c}, \qquad
+    \sigma^2_c = \frac1m \sum_{i \in I} (x_{i,c} - \mu_c)^2, \qquad
+    y_{i,c} = \gamma_c \hat x_{i,c} + \beta_c
+
+with one :math:`\gamma_c, \beta_c` and one running mean and variance per channel (the
+running variance is unbiased with this :math:`m`: :math:`\sigma^2_c\, m/(m-1)`). The
+backward is the one above with the same :math:`m` and the sums over :math:`I`:
+
+.. math::
+
+    \frac{\partial L}{\partial \gamma_c} = \sum_{i\in I} g_{i,c} \hat x_{i,c}, \qquad
+    \frac{\partial L}{\partial \beta_c} = \sum_{i\in I} g_{i,c}, \qquad
+    \frac{\partial L}{\partial x_{i,c}} = \frac{\gamma_c s_c}{m}\Big(m\, g_{i,c}
+    - \sum_{j\in I} g_{j,c} - \hat x_{i,c} \sum_{j\in I} g_{j,c} \hat x_{j,c}\Big)
+
+The per-channel vectors are broadcast as ``(1, C, 1)`` or ``(1, C, 1, 1)``. A variance
+needs :math:`m \ge 2` values per channel in training (a batch of one 1x1 image has one).
+The layer picks the convention from the input's rank; 2-D input is ``(N, C)`` with
+:math:`m = N`.
 """
 
 from __future__ import annotations
 
-from typing import Any, final
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, final
 
 import numpy as np
 
@@ -44,6 +75,9 @@ __all__ = ["BatchNorm"]
 class BatchNorm(Layer):
     """Normalize each feature over the batch, then scale by ``gamma`` and shift by ``beta``.
 
+    On ``(N, C)`` input each column is a feature; on ``(N, C, L)`` and ``(N, C, H, W)``
+    input each channel (axis 1) is normalized over the batch and all positions.
+
     Parameters are ``gamma`` (ones) and ``beta`` (zeros), unless
     ``affine=False``; the state is ``running_mean`` (zeros) and
     ``running_var`` (ones), saved and moved with the layer.
@@ -56,7 +90,29 @@ class BatchNorm(Layer):
            [ 1.,  1.]])
     >>> bn.state("running_mean"), bn.state("running_var")
     (array([0.2, 2. ]), array([  1.1,  20.9]))
+
+    On images, one mean and variance per channel (over the batch, height and width):
+
+    >>> bn4 = nb.layers.BatchNorm(3, dtype="float64")
+    >>> x = np.random.default_rng(0).normal(5.0, 2.0, size=(4, 3, 8, 8))
+    >>> y, _ = bn4.forward(x, train=True)
+    >>> y.mean(axis=(0, 2, 3)).round(6) + 0.0, y.var(axis=(0, 2, 3)).round(3)
+    (array([0., 0., 0.]), array([1., 1., 1.]))
     """
+
+    #: Features on axis 1: ``(N, C)``, ``(N, C, L)`` and ``(N, C, H, W)`` input alike.
+    feature_axis = 1
+    #: PyTorch's BatchNorm1d/2d: gamma and beta are ``weight`` and ``bias``; its
+    #: ``num_batches_tracked`` (read only with ``momentum=None``) is not kept here.
+    torch_layout: ClassVar[Mapping[str, str] | None] = MappingProxyType(
+        {
+            "gamma": "weight",
+            "beta": "bias",
+            "running_mean": "running_mean",
+            "running_var": "running_var",
+        }
+    )
+    torch_extra: ClassVar[Mapping[str, int]] = MappingProxyType({"num_batches_tracked": 0})
 
     def __init__(
         self,
@@ -89,7 +145,9 @@ class BatchNorm(Layer):
         return layer, 2 + 3 * rng.normal(size=(8, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
-        self.check_input(x, ndim=2, features=self.num_features, dtype=self.dtype)
+        self.check_input(x, ndim=(2, 3, 4), features=self.num_features, dtype=self.dtype)
+        if x.ndim != 2:
+            return self._forward_channels(x, train=train)
         xp = self.backend.xp
         gamma, beta = self.gamma, self.beta
         m = x.shape[0]
@@ -138,6 +196,64 @@ class BatchNorm(Layer):
 
         return y, backward
 
+    def _forward_channels(self, x: Array, *, train: bool) -> tuple[Array, Backward]:
+        """``(N, C, L)`` or ``(N, C, H, W)`` input: statistics per channel over the batch and
+        every position (the module docstring's channel formulas)."""
+        xp = self.backend.xp
+        gamma, beta = self.gamma, self.beta
+        c = self.num_features
+        axes = (0, *range(2, x.ndim))  # every axis but the channels
+        per_channel = (1, c) + (1,) * (x.ndim - 2)  # a (C,) vector, broadcast over x
+        m = x.size // c  # values per channel: N * L, or N * H * W
+        if train:
+            if m < 2:
+                raise ShapeError(
+                    f"{self._label()} needs at least 2 values per channel in training to "
+                    f"estimate a variance (batch size times {_positions(x.ndim)}), got input of "
+                    f"shape {tuple(x.shape)}: {m} value{'' if m == 1 else 's'} per channel. Use a "
+                    f"larger batch (or drop the last partial batch), or call it with train=False."
+                )
+            mean = x.mean(axis=axes, keepdims=True)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+            inv_std = 1.0 / xp.sqrt(var + self.eps)
+            x_hat = centered
+            x_hat *= inv_std
+            running_mean, running_var = self.state("running_mean"), self.state("running_var")
+            running_mean *= 1.0 - self.momentum
+            running_mean += self.momentum * mean.reshape(c)
+            running_var *= 1.0 - self.momentum
+            running_var += (self.momentum * m / (m - 1)) * var.reshape(c)
+        else:
+            inv_std = (1.0 / xp.sqrt(self.state("running_var") + self.eps)).reshape(per_channel)
+            x_hat = (x - self.state("running_mean").reshape(per_channel)) * inv_std
+        if gamma is not None and beta is not None:
+            y = x_hat * gamma.value.reshape(per_channel) + beta.value.reshape(per_channel)
+        else:
+            y = x_hat
+
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
+            self.check_gradient(dy, y)
+            sum_dy = dy.sum(axis=axes)  # (C,)
+            sum_dy_xhat = (dy * x_hat).sum(axis=axes)
+            if gamma is not None and beta is not None:
+                gamma.accumulate(sum_dy_xhat)
+                beta.accumulate(sum_dy)
+                scale = gamma.value.reshape(per_channel) * inv_std
+            else:
+                scale = inv_std
+            if not input_grad:
+                return None
+            if not train:
+                return dy * scale
+            dx = x_hat * (sum_dy_xhat / m).reshape(per_channel)
+            dx += (sum_dy / m).reshape(per_channel)
+            xp.subtract(dy, dx, out=dx)
+            dx *= scale
+            return dx
+
+        return y, backward
+
     def config(self) -> dict[str, Any]:
         return {
             "num_features": self.num_features,
@@ -146,3 +262,7 @@ class BatchNorm(Layer):
             "affine": self.gamma is not None,
             "dtype": self.dtype.name,
         }
+
+
+def _positions(ndim: int) -> str:
+    return "length" if ndim == 3 else "height times width"

@@ -282,6 +282,9 @@ def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
 class Conv1D(_ConvND):
     """1-D convolution over ``(N, C, L)`` input, as ``torch.nn.Conv1d``.
 
+    ``W`` has shape ``(out_channels, in_channels/groups, kernel)`` and ``b``
+    ``(out_channels,)``, PyTorch's layouts, so weights copy over one to one.
+
     Parameters
     ----------
     in_channels, out_channels:
@@ -300,14 +303,11 @@ class Conv1D(_ConvND):
         Whether to learn the bias ``b`` (initialized to zeros).
     init:
         Weight initializer (``"he"`` by default, as for Dense), drawn with
-        fan_in = ``in_channels/groups * kernel`` and fan_out =
-        ``out_channels/groups * kernel``. PyTorch's default differs: weights and
+        fan_in = in_channels / groups times the kernel size, and fan_out =
+        out_channels / groups times the kernel size. PyTorch's default differs: weights and
         bias uniform in :math:`\\pm 1/\\sqrt{\\text{fan\\_in}}`.
     dtype, rng, backend:
         As for :class:`~neuroback_builtins.dense.Dense`.
-
-    ``W`` has shape ``(out_channels, in_channels/groups, kernel)`` and ``b``
-    ``(out_channels,)``, PyTorch's layouts, so weights copy over one to one.
 
     >>> import numpy as np, neuroback as nb
     >>> layer = nb.layers.Conv1D(2, 4, 3, padding="same", rng=0)
@@ -334,6 +334,9 @@ class Conv1D(_ConvND):
 class Conv2D(_ConvND):
     """2-D convolution over ``(N, C, H, W)`` input, as ``torch.nn.Conv2d``.
 
+    ``W`` has shape ``(out_channels, in_channels/groups, kh, kw)`` and ``b``
+    ``(out_channels,)``, PyTorch's layouts, so weights copy over one to one.
+
     Parameters
     ----------
     in_channels, out_channels:
@@ -353,14 +356,11 @@ class Conv2D(_ConvND):
         Whether to learn the bias ``b`` (initialized to zeros).
     init:
         Weight initializer (``"he"`` by default, as for Dense), drawn with
-        fan_in = ``in_channels/groups * kh * kw`` and fan_out =
-        ``out_channels/groups * kh * kw``. PyTorch's default differs: weights and
+        fan_in = in_channels / groups times kh kw, and fan_out =
+        out_channels / groups times kh kw. PyTorch's default differs: weights and
         bias uniform in :math:`\\pm 1/\\sqrt{\\text{fan\\_in}}`.
     dtype, rng, backend:
         As for :class:`~neuroback_builtins.dense.Dense`.
-
-    ``W`` has shape ``(out_channels, in_channels/groups, kh, kw)`` and ``b``
-    ``(out_channels,)``, PyTorch's layouts, so weights copy over one to one.
 
     >>> import numpy as np, neuroback as nb
     >>> layer = nb.layers.Conv2D(3, 8, 3, stride=2, padding=1, rng=0)

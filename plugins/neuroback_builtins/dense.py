@@ -16,6 +16,23 @@ Backward, given :math:`\delta = \partial L/\partial y \in \mathbb R^{m\times k}`
 The weight layout is ``(in_features, out_features)``, as in ``x @ W`` (the
 transpose of ``torch.nn.Linear.weight``).
 
+**Any rank.** Like ``torch.nn.Linear``, the layer acts on the last axis of an input of
+any rank :math:`\ge 2`: ``(N, d_1, ..., d_r, n) -> (N, d_1, ..., d_r, k)``, the same
+:math:`W` applied at every leading index. The input is viewed as the 2-D
+:math:`x_{2d} \in \mathbb R^{M\times n}` with :math:`M = N\, d_1 \cdots d_r` rows
+(``x.reshape(-1, n)``; a view of a contiguous array), the products above are formed on
+it, and the results are viewed back:
+
+.. math::
+
+    y = \operatorname{reshape}(x_{2d} W + b), \qquad
+    \frac{\partial L}{\partial W} = x_{2d}^\top \delta_{2d}, \qquad
+    \frac{\partial L}{\partial b} = \textstyle\sum_{\text{all leading axes}} \delta, \qquad
+    \frac{\partial L}{\partial x} = \operatorname{reshape}(\delta_{2d} W^\top)
+
+so the weight gradient sums over the batch *and* every other leading axis. 2-D input
+takes the direct path (no reshape).
+
 With ``activation=f`` (``"relu"``, ``"sigmoid"`` or ``"tanh"``) the layer computes
 :math:`y = f(xW + b)` in one layer: :math:`f` is applied to the product in place, and
 the backward pass first forms :math:`\delta = \partial L/\partial y \odot f'` (from
@@ -26,11 +43,14 @@ batch and a layer's call, its checks and its closure (a tenth of a small model's
 
 from __future__ import annotations
 
-from typing import Any, final
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, final
 
 import numpy as np
 
 from neuroback import Array, BackendLike, Backward, Layer, checks
+from neuroback.errors import ShapeError
 from neuroback.rng import resolve_rng
 
 from .activations import ELEMENTWISE
@@ -41,7 +61,7 @@ __all__ = ["Dense"]
 
 @final
 class Dense(Layer):
-    """Fully connected layer ``y = x @ W + b``.
+    """Fully connected layer ``y = x @ W + b``, on the last axis of input of any rank >= 2.
 
     Parameters
     ----------
@@ -72,7 +92,17 @@ class Dense(Layer):
     (4, 3)
     >>> layer.b.grad
     array([4., 4.], dtype=float32)
+
+    On ``(batch, ..., in_features)`` input it maps the last axis, as ``torch.nn.Linear``:
+
+    >>> layer.forward(np.ones((4, 5, 3), np.float32), train=False)[0].shape
+    (4, 5, 2)
     """
+
+    #: ``torch.nn.Linear`` stores the weight as ``(out_features, in_features)``.
+    torch_layout: ClassVar[Mapping[str, str] | None] = MappingProxyType(
+        {"W": "weight.T", "b": "bias"}
+    )
 
     def __init__(
         self,
@@ -117,6 +147,8 @@ class Dense(Layer):
         return layer, np.random.default_rng(2).normal(size=(5, 4))
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
+        if getattr(x, "ndim", 2) != 2:  # the only per-call cost the 2-D path pays
+            return self._forward_any_rank(x, train=train)
         self.check_input(x, ndim=2, features=self.in_features, dtype=self.dtype)
         W = self.W.value
         b = self.b
@@ -134,6 +166,28 @@ class Dense(Layer):
             if b is not None:
                 b.accumulate_sum(dz, axis=0)
             return dz @ W.T if input_grad else None
+
+        return y, backward
+
+    def _forward_any_rank(self, x: Array, *, train: bool) -> tuple[Array, Backward]:
+        """``(N, ..., in_features)`` input: the 2-D pass on ``x.reshape(-1, in_features)``."""
+        if not isinstance(x, self.backend.array_type):
+            self.check_input(x)  # raises: another backend's array, named
+        if x.ndim < 2:
+            raise ShapeError(
+                f"{self._label()} expects input of shape (batch, ..., {self.in_features}) "
+                f"(any rank >= 2, features on the last axis), got shape {tuple(x.shape)}. "
+                f"Reshape a single sample with x.reshape(1, -1)."
+            )
+        self.check_input(x, features=self.in_features, dtype=self.dtype)
+        shape = x.shape
+        y2d, backward2d = self.forward(x.reshape(-1, self.in_features), train=train)
+        y = y2d.reshape(*shape[:-1], self.out_features)
+
+        def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
+            self.check_gradient(dy, y)
+            dx2d = backward2d(dy.reshape(-1, self.out_features), input_grad=input_grad)
+            return None if dx2d is None else dx2d.reshape(shape)
 
         return y, backward
 

@@ -8,6 +8,9 @@ With drop probability :math:`p` and a mask :math:`M_{ij} \sim \text{Bernoulli}(1
     \frac{\partial L}{\partial x} = \frac{M \odot \partial L/\partial y}{1-p}
 
 so the expected activation is unchanged and inference is the identity.
+Each element is dropped independently, on input of any shape (``(N, F)``, ``(N, C, L)``,
+``(N, C, H, W)``...): the mask has the input's shape (element-wise dropout, as
+``torch.nn.functional.dropout``; not whole channels, as ``Dropout2d``).
 The mask is drawn from the ``rng`` passed to ``forward`` (the Trainer passes
 its own seeded backend generator), never from a global generator.
 """
@@ -35,6 +38,8 @@ class Dropout(Layer):
     >>> y, _ = layer.forward(x, train=True, rng=nb.get_backend().generator(0))
     >>> sorted(set(y.ravel().tolist()))           # kept values are scaled by 1/(1-p)
     [0.0, 2.0]
+    >>> layer.forward(np.ones((2, 3, 4, 4)), train=True, rng=nb.get_backend().generator(0))[0].shape
+    (2, 3, 4, 4)
     """
 
     def __init__(self, p: float = 0.5, *, backend: BackendLike = None) -> None:

@@ -20,6 +20,25 @@ in inference mode:
   ``saturation`` of the asymptotes (:math:`\sigma < 0.01` or :math:`> 0.99`;
   :math:`|\tanh| > 0.99`), where the local derivative all but vanishes.
 
+**Activations of any rank.** Axis 0 is the batch; a *unit* is any one index of the other
+axes, so the statistics read the same on ``(N, F)``, ``(N, C, L)`` and ``(N, C, H, W)``
+outputs. For :math:`a \in \mathbb R^{N \times d_1 \times \cdots \times d_r}`:
+
+.. math::
+
+    \text{dead\_fraction} = \frac{1}{d_1 \cdots d_r} \sum_{u}
+    \big[\, a_{n,u} \le 0 \ \text{for every } n \,\big], \qquad
+    \text{saturated\_fraction} = \frac{1}{N d_1 \cdots d_r} \sum_{n,u}
+    \big[\, a_{n,u} \text{ saturated} \,\big]
+
+On an image activation ``(N, C, H, W)`` a unit is one channel at one position: a channel
+that is dead everywhere (a dead filter) contributes all its :math:`H W` positions, so
+``dead_fraction`` is the share of channels dead everywhere plus the share of single
+positions dead in otherwise live channels. The gradient statistics are per parameter
+array, whatever its shape (a convolution kernel is summed over all its axes). The
+reductions run on the backend and only the two numbers reach the host, so a large
+activation is never copied.
+
 **Flags** (a :class:`GradientFlowWarning` once per layer and kind, and the
 ``flags`` list):
 
@@ -173,21 +192,26 @@ class GradientFlowMonitor(Callback):
         from ..activations import LeakyReLU, ReLU, Sigmoid, Tanh
 
         backend = model.backend
+        xp = backend.xp
         stats: dict[str, dict[str, float]] = {}
+        low, high = self.saturation, 1 - self.saturation
+
+        def share(mask: Any) -> float:
+            """The fraction of True in ``mask``, counted on the backend; one number moves."""
+            if mask.size == 0:
+                return math.nan
+            return float(backend.to_host(xp.count_nonzero(mask))) / int(mask.size)
 
         def measure(name: str, layer: Layer, out: Any) -> None:
+            # Any rank: axis 0 is the batch, every other index is a unit.
+            if out.ndim < 1:
+                return
             if isinstance(layer, ReLU | LeakyReLU):
-                active = backend.to_host((out > 0).any(axis=0))
-                stats[name] = {"dead_fraction": float(1.0 - np.mean(active))}
+                stats[name] = {"dead_fraction": 1.0 - share((out > 0).any(axis=0))}
             elif isinstance(layer, Sigmoid):
-                host = backend.to_host(out)
-                sat = (host < self.saturation) | (host > 1 - self.saturation)
-                stats[name] = {"saturated_fraction": float(np.mean(sat))}
+                stats[name] = {"saturated_fraction": share((out < low) | (out > high))}
             elif isinstance(layer, Tanh):
-                host = backend.to_host(out)
-                stats[name] = {
-                    "saturated_fraction": float(np.mean(np.abs(host) > 1 - self.saturation))
-                }
+                stats[name] = {"saturated_fraction": share(xp.abs(out) > high)}
 
         if model.children():
             try:
