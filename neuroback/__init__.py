@@ -5,7 +5,8 @@ The core defines the interfaces (:class:`Layer`, :class:`Loss`,
 :class:`Schedule`), the array backend shim and the plugin machinery. Concrete
 components live in plugins and appear in the namespaces :mod:`neuroback.layers`,
 :mod:`neuroback.losses`, :mod:`neuroback.optimizers`, :mod:`neuroback.transforms`,
-:mod:`neuroback.callbacks`, :mod:`neuroback.metrics` and :mod:`neuroback.schedules`.
+:mod:`neuroback.callbacks`, :mod:`neuroback.metrics`, :mod:`neuroback.schedules` and
+:mod:`neuroback.strategies`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import (
     metrics,
     optimizers,
     schedules,
+    strategies,
     transforms,
 )
 from .backend import (
@@ -46,6 +48,7 @@ from .plugin_system import PluginLoadWarning, get_registry, hookimpl
 from .rng import default_rng, seed
 from .schedule import Schedule
 from .sequential import Sequential
+from .strategy import SingleProcess, Strategy
 from .torch_state import (
     from_torch_state_dict,
     load_torch_state,
@@ -78,6 +81,8 @@ __all__ = [
     "PluginLoadWarning",
     "Schedule",
     "Sequential",
+    "SingleProcess",
+    "Strategy",
     "Trainer",
     "__version__",
     "available_backends",
@@ -107,6 +112,7 @@ __all__ = [
     "save_torch_state",
     "schedules",
     "seed",
+    "strategies",
     "to_spec",
     "to_torch_state_dict",
     "transforms",

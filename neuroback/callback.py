@@ -9,13 +9,19 @@ resumed run restores it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["Callback"]
 
 
 class Callback:
     """Base class of callbacks (every hook does nothing unless overridden)."""
+
+    #: Under a strategy with several processes, a callback whose work is output
+    #: (printing, plotting, writing logs) runs on the main process (rank 0) only; every
+    #: other callback runs on every rank, where it sees the same reduced logs and makes
+    #: the same decisions (see :doc:`/distributed`).
+    main_process_only: ClassVar[bool] = False
 
     def on_train_begin(self, trainer: Any) -> None:
         """Before the first epoch."""

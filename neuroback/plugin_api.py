@@ -4,9 +4,9 @@ The **plugin API** is everything a plugin touches: the hooks (their names and th
 ``register`` argument), the base classes a component subclasses (:class:`~neuroback.Layer`,
 :class:`~neuroback.Loss`, :class:`~neuroback.Optimizer`,
 :class:`~neuroback.GradientTransform`, :class:`~neuroback.Schedule`,
-:class:`~neuroback.Callback`, a metric's call), the methods neuroback calls on them and
-their contracts (as the conformance kit, :mod:`neuroback.testing`, checks them), and the
-kit itself. Its version is ``MAJOR.MINOR``:
+:class:`~neuroback.Callback`, :class:`~neuroback.Strategy`, a metric's call), the methods
+neuroback calls on them and their contracts (as the conformance kit,
+:mod:`neuroback.testing`, checks them), and the kit itself. Its version is ``MAJOR.MINOR``:
 
 * **MINOR** grows when something is *added* (a hook, an optional method with a default,
   a kit check that the built-ins already pass). A plugin written for ``1.0`` works with

@@ -41,9 +41,10 @@ class RunResult:
     history: History
     #: ``Trainer.evaluate`` on the held-out split (:attr:`held_out` says which).
     test: dict[str, float]
-    model_path: Path
-    config_path: Path
-    #: ``None`` when matplotlib is not installed.
+    #: ``None`` on a process other than the main one (rank 0 writes the files).
+    model_path: Path | None
+    config_path: Path | None
+    #: ``None`` when matplotlib is not installed, and on a process other than the main one.
     plot_path: Path | None
     epochs: int
     #: The split ``test`` was measured on: "test", "validation" (no test split), or "".
@@ -88,8 +89,9 @@ class PreparedRun:
         """Train, evaluate on the held-out split, and write the run's files."""
         import tomli_w
 
-        out = _output_folder(output_dir)
         settings, trainer = self.config.trainer, self.trainer
+        main = trainer.strategy.is_main  # under several processes, rank 0 writes the files
+        out = _output_folder(output_dir) if main else Path(output_dir)
         x_val, y_val = self.validation
         history = trainer.fit(
             *self.train,
@@ -102,6 +104,8 @@ class PreparedRun:
         split = self.held_out
         data = self.test if split == "test" else self.validation
         results = trainer.evaluate(*data) if split else {}
+        if not main:
+            return RunResult(history, results, None, None, None, len(history), split)
         log.info("trained %d epochs; %s results %s", len(history), split or "no", results)
         resolved = dict(self.config.resolved)
         resolved["trainer"] = {**resolved["trainer"], "backend": trainer.backend.name}
@@ -126,6 +130,7 @@ def prepare_run(
     backend: str | None = None,
     progress: bool | None = None,
     base: Path | None = None,
+    strategy: str | None = None,
 ) -> PreparedRun:
     """Load the data, build the Trainer and check the data against the model and the loss
     (the Trainer's own intake), without training or writing anything."""
@@ -150,6 +155,7 @@ def prepare_run(
         log_every_n_steps=settings["log_every_n_steps"],
         accumulate_steps=settings["accumulate_steps"],
         skip_nonfinite=settings["skip_nonfinite"],
+        strategy=strategy or settings["strategy"],
     )
     for (x, y), what in zip(parts, ("training", "validation", "test"), strict=True):
         if len(x):

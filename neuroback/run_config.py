@@ -78,6 +78,7 @@ TRAINER_KEYS: dict[str, Any] = {
     "skip_nonfinite": True,
     "progress": True,
     "backend": "",
+    "strategy": "single",
 }
 _TABLES = ("data", "model", "loss", "optimizer", "callbacks", "trainer")
 _REQUIRED = ("data", "model", "loss", "optimizer")
@@ -279,7 +280,17 @@ def _trainer_table(raw: Any, at: _Locator) -> dict[str, Any]:
         if not ok:
             raise ConfigError(f"{at('trainer', key)}: {key} must be {expected}, got {value!r}.")
         out[key] = value
+    _check_strategy_name(out["strategy"], at)
     return out
+
+
+def _check_strategy_name(name: str, at: _Locator) -> None:
+    from .plugin_system import get_registry
+
+    try:
+        get_registry().get("strategies", name)
+    except NeurobackError as exc:
+        raise ConfigError(f"{at('trainer', 'strategy')}: {exc}") from None
 
 
 def _model_spec(raw: Any, at: _Locator) -> dict[str, Any]:

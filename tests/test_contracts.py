@@ -36,6 +36,7 @@ CHECKED_KINDS = (
     "callbacks",
     "metrics",
     "schedules",
+    "strategies",
 )
 CASES = [c for c in BUILTINS if c.kind in CHECKED_KINDS]
 

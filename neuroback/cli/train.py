@@ -27,6 +27,11 @@ __all__ = ["train"]
     help="Override a config key, e.g. --set trainer.epochs=5 (repeatable).",
 )
 @click.option("--backend", default=None, help="numpy (default), cupy, ... (overrides the config).")
+@click.option(
+    "--strategy",
+    default=None,
+    help="single (default) or mpi: under mpiexec, train on every rank (overrides the config).",
+)
 @click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(
@@ -34,6 +39,7 @@ def train(
     output_dir: str,
     overrides: tuple[str, ...],
     backend: str | None,
+    strategy: str | None,
     print_config: bool,
     quiet: bool,
 ) -> None:
@@ -43,7 +49,7 @@ def train(
     Without CONFIG: the main job, an MLP on the 8x8 handwritten digits (needs the examples
     extra: pip install "neuroback[examples]"); `neuroback train --print-config` shows its
     config, a starting point for your own. CONFIG may also name a shipped example:
-    digits, two_spirals, noisy_sine.
+    digits, digits_cnn, two_spirals, noisy_sine.
     """
     import numpy as np
     import tomli_w
@@ -77,12 +83,18 @@ def train(
         else:
             click.echo(tomli_w.dumps(checked.resolved).rstrip())
         return
-    prepared = prepare_run(checked, backend=backend, progress=not quiet, base=base)
-    click.echo(f"training {checked.resolved['model']['type']} from {source}")
-    model = checked.model
-    click.echo(model.summary() if hasattr(model, "summary") else repr(model))
+    prepared = prepare_run(
+        checked, backend=backend, progress=not quiet, base=base, strategy=strategy
+    )
+    main = prepared.trainer.strategy.is_main  # other ranks train and print nothing
+    if main:
+        click.echo(f"training {checked.resolved['model']['type']} from {source}")
+        model = checked.model
+        click.echo(model.summary() if hasattr(model, "summary") else repr(model))
     with np.errstate(all="ignore"):  # a diverging run is reported by neuroback's warnings
         result = prepared.execute(output_dir)
+    if result.model_path is None or result.config_path is None:
+        return
     click.echo(f"trained {result.epochs} epochs; wrote to {Path(output_dir).resolve()}:")
     click.echo(f"  {result.model_path.name}   the trained model (neuroback evaluate / predict)")
     click.echo(

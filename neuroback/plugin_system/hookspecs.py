@@ -70,6 +70,12 @@ def neuroback_register_schedules(register: Register) -> None:
 
 
 @hookspec
+def neuroback_register_strategies(register: Register) -> None:
+    """Register :class:`~neuroback.Strategy` subclasses: how training is spread over
+    processes (``Trainer(strategy="mpi")``)."""
+
+
+@hookspec
 def neuroback_register_commands(register: Register) -> None:
     """Register ``neuroback`` subcommands: click commands (``@click.command()`` objects),
     named by their click name (``neuroback my-command``)."""

@@ -64,6 +64,12 @@ KINDS: dict[str, Kind] = {
             "schedules", "schedule", "neuroback_register_schedules", "neuroback.schedule.Schedule"
         ),
         Kind(
+            "strategies",
+            "strategy",
+            "neuroback_register_strategies",
+            "neuroback.strategy.Strategy",
+        ),
+        Kind(
             "commands",
             "command",
             "neuroback_register_commands",

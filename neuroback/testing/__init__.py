@@ -7,7 +7,7 @@ which rule broke and how.
 - :func:`check_layer_gradients`, :func:`check_loss_gradients`: finite differences (float64).
 - :func:`check_layer`, :func:`check_loss`, :func:`check_optimizer`,
   :func:`check_transform`, :func:`check_callback`, :func:`check_metric`,
-  :func:`check_schedule`: the full
+  :func:`check_schedule`, :func:`check_strategy`: the full
   contract of each kind.
 - :func:`check_kernel`: a :class:`~neuroback.kernels.Kernel`'s reference runs on the
   backend and its fast version there agrees with it.
@@ -27,6 +27,7 @@ from .conformance import (
     check_metric,
     check_optimizer,
     check_schedule,
+    check_strategy,
     check_transform,
 )
 from .gradcheck import (
@@ -50,5 +51,6 @@ __all__ = [
     "check_metric",
     "check_optimizer",
     "check_schedule",
+    "check_strategy",
     "check_transform",
 ]

@@ -27,6 +27,7 @@ from ..loss import Loss
 from ..optimizer import Optimizer
 from ..plugin_system import KINDS
 from ..schedule import Schedule
+from ..strategy import Strategy
 from ..transform import GradientTransform
 from ..tree import is_array as _is_array
 from ..tree import leaves as _leaves
@@ -44,6 +45,7 @@ from ._contract_support import (
     _with_dtype,
 )
 from ._schedule_checks import check_schedule
+from ._strategy_checks import check_strategy
 from .gradcheck import check_layer_gradients, check_loss_gradients
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "check_metric",
     "check_optimizer",
     "check_schedule",
+    "check_strategy",
     "check_transform",
 ]
 
@@ -462,6 +465,8 @@ def check_component(component_cls: type) -> None:
         check_callback(component_cls.example())
     elif isinstance(component_cls, type) and issubclass(component_cls, Schedule):
         check_schedule(component_cls)
+    elif isinstance(component_cls, type) and issubclass(component_cls, Strategy):
+        check_strategy(component_cls.example())
     elif callable(component_cls) and not isinstance(component_cls, type):
         check_metric(component_cls)
     else:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Array, Backend
+from ..strategy import Strategy
 from .components import Metric
 
 __all__ = ["Totals"]
@@ -23,9 +24,13 @@ __all__ = ["Totals"]
 class Totals:
     """Sums of ``loss`` and each metric, weighted by batch size, on ``backend``."""
 
-    def __init__(self, backend: Backend, metrics: Mapping[str, Metric]) -> None:
+    def __init__(
+        self, backend: Backend, metrics: Mapping[str, Metric], strategy: Strategy | None = None
+    ) -> None:
         self._backend = backend
         self._metrics = metrics
+        #: Under several processes the sums and counts are added over the ranks when read.
+        self._strategy = strategy if strategy is not None and strategy.distributed else None
         zero = backend.xp.zeros((), dtype=np.float64)
         self._sums: dict[str, Array] = {"loss": zero, **dict.fromkeys(metrics, zero)}
         #: Samples added so far.
@@ -50,7 +55,14 @@ class Totals:
         if not host_extra:
             values.append(extra.astype(np.float64))
         host = backend.to_host(xp.stack(values))
-        count = max(self.count, 1)
+        count = self.count
+        if self._strategy is not None:  # a collective: every rank reads at the same point
+            summed = self._strategy.allreduce_sum(
+                np.array([*host[: len(names)], count], dtype=np.float64)
+            )
+            host = np.concatenate([summed[: len(names)], host[len(names) :]])
+            count = int(summed[-1])
+        count = max(count, 1)
         means = {k: float(host[i]) / count for i, k in enumerate(names)}
         return means, (int(extra) if host_extra else int(host[-1]))
 

@@ -38,10 +38,12 @@ from ..errors import BackendMismatchError
 from ..layer import Layer, run_backward
 from ..loss import Loss
 from ..optimizer import Optimizer
+from ..strategy import SingleProcess, Strategy
 from .atomic import InterruptGuard, StateSnapshot
 from .checkpoint import ResumePoint, restore_checkpoint, save_checkpoint
 from .components import Metric, check_callbacks, check_metrics, resolve_metric
 from .data import ArrayLoader, BatchIterable
+from .distributed import any_rank, forward_seed_for_rank, start_from_main, sum_gradients
 from .fit_plan import FitPlan, plan_fit
 from .history import History
 from .intake import DataIntake
@@ -52,10 +54,13 @@ __all__ = ["NonFiniteLossWarning", "NonFiniteUpdateWarning", "StepResult", "Trai
 
 
 class StepResult(NamedTuple):
-    """What :meth:`Trainer.train_step` returns: both stay on the backend."""
+    """What :meth:`Trainer.train_step` returns: both stay on the backend.
+
+    Under a strategy with several processes they are this rank's: the mean loss over its
+    share of the batch, and its predictions (``None`` when its share is empty)."""
 
     loss: Array
-    prediction: Array
+    prediction: Array | None
 
 
 class Trainer:
@@ -98,6 +103,11 @@ class Trainer:
         weights, optimizer slots and transform state stay as they were, the step still
         counts, and the skips are counted (:attr:`skipped_updates`) and reported with a
         :class:`NonFiniteUpdateWarning`. ``False`` applies every update.
+    strategy:
+        How training is spread over processes: a :class:`~neuroback.Strategy`, or a
+        registry name or spec (``"mpi"``). Default: one process. Under several
+        processes, batches are global (each rank trains on its share) and results do
+        not depend on the number of processes (see :doc:`/distributed`).
     """
 
     def __init__(
@@ -113,6 +123,7 @@ class Trainer:
         log_every_n_steps: int = 50,
         accumulate_steps: int = 1,
         skip_nonfinite: bool = True,
+        strategy: Strategy | str | Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(model, type):
             raise TypeError(
@@ -134,7 +145,14 @@ class Trainer:
                 optimizer if isinstance(optimizer, Optimizer) else build("optimizers", optimizer)
             )
         self.model = model
-        self.callbacks: list[Callback] = check_callbacks(callbacks)
+        #: How the work is spread over processes (see :mod:`neuroback.strategy`).
+        self.strategy: Strategy = _build_strategy(strategy)
+        # output callbacks (progress, logs, plots) run on the main process only
+        self.callbacks: list[Callback] = [
+            cb
+            for cb in check_callbacks(callbacks)
+            if self.strategy.is_main or not cb.main_process_only
+        ]
         self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
         self.log_every_n_steps = checks.positive_int(log_every_n_steps, "log_every_n_steps")
         self.accumulate_steps = checks.positive_int(accumulate_steps, "accumulate_steps")
@@ -148,8 +166,11 @@ class Trainer:
         self._bind_optimizer(model, target)
 
         data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
+        forward_seed = forward_seed_for_rank(forward_seed, self.strategy.rank)
         self.data_rng = np.random.default_rng(data_seed)
         self.forward_rng = target.generator(int(forward_seed.generate_state(1)[0]))
+        if self.strategy.distributed:  # every rank starts from rank 0's weights and order
+            start_from_main(self)
 
         #: Optimizer updates applied or skipped (what schedules count).
         self.global_step = 0
@@ -219,23 +240,35 @@ class Trainer:
                 f"would never be updated. Give each model its own optimizer, or build a new "
                 f"Trainer for the model the optimizer is bound to now."
             )
+        share = 1.0  # this rank's part of the global batch, n_r / N
+        if self.strategy.distributed:
+            n_global = int(xb.shape[0])
+            part = self.strategy.shard(n_global)
+            xb, yb = xb[part], yb[part]
+            share = (part.stop - part.start) / max(n_global, 1)
         self.last_batch = (xb, yb)
         if self._micro == 0:  # the layer state as at the start of this update's window
             state = self._state if self._state is not None else self.model.named_state()
             self._window_state = StateSnapshot(state) if state else None
         snapshot = self._window_state
         updates_before = self.global_step
+        pred: Array | None = None
         try:
-            pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
-            value, dpred = self.loss.forward(pred, yb)
             k = self.accumulate_steps
-            if k > 1:
-                dpred = dpred * (1.0 / k)  # a new array: the loss's buffer is left alone
-            # nobody reads the data's gradient
-            run_backward(backward, dpred, input_grad=False, owner=self.model)
-            # the closures hold every layer's activations: let them go before the update,
-            # whose temporaries would otherwise add to the step's memory peak
-            del backward, dpred
+            if xb.shape[0]:
+                pred, backward = self.model.forward(xb, train=True, rng=self.forward_rng)
+                value, dpred = self.loss.forward(pred, yb)
+                if k > 1 or share != 1.0:  # a new array: the loss's buffer is left alone
+                    dpred = dpred * (share / k)
+                # nobody reads the data's gradient
+                run_backward(backward, dpred, input_grad=False, owner=self.model)
+                # the closures hold every layer's activations: let them go before the
+                # update, whose temporaries would otherwise add to the step's memory peak
+                del backward, dpred
+            else:  # this rank's share of a last, small batch is empty: it adds nothing
+                value = self.backend.xp.zeros((), dtype=self.dtype)
+                for param in self.model.named_parameters().values():
+                    param.grad  # noqa: B018  (a lazily zero gradient is made real for the sum)
             self._window_losses.append(value)
             for cb in self.callbacks:
                 cb.on_after_backward(self)
@@ -268,13 +301,15 @@ class Trainer:
         return self._interrupts.installed()
 
     def _apply_update(self) -> None:
+        window = self._window_state
+        # the window's losses, and the layer state its forwards changed (BatchNorm's
+        # running variance can overflow while the loss and the gradients stay finite)
+        also = [*self._window_losses, *(window.current() if window is not None else ())]
+        if self.strategy.distributed:  # the global gradient, before any user transform
+            also = sum_gradients(self, also)
         for cb in self.callbacks:
             cb.on_before_optimizer_step(self)
         with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
-            window = self._window_state
-            # the window's losses, and the layer state its forwards changed (BatchNorm's
-            # running variance can overflow while the loss and the gradients stay finite)
-            also = [*self._window_losses, *(window.current() if window is not None else ())]
             applied = self.optimizer.try_step(skip_nonfinite=self.skip_nonfinite, also_finite=also)
             if self._window_state is not None:  # a skipped update keeps the state too
                 self._window_state.restore_unless(applied, self.backend)
@@ -368,6 +403,7 @@ class Trainer:
             validation_split=validation_split,
             drop_last=drop_last,
         )
+        self._check_global_batch(batch_size, plan.train)
         self._discard_leftover_micro_batches()
         resumed: ResumePoint | None = None
         if resume_from is not None:
@@ -401,7 +437,7 @@ class Trainer:
                 for _ in range(to_run):
                     self._run_epoch(plan, history, resumed)
                     resumed = None
-                    if self.stop_training:
+                    if self._stop_agreed():
                         break
         except BaseException as exc:
             self._end_fit_context()
@@ -416,6 +452,34 @@ class Trainer:
                 errors[0].add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise errors[0]
         return history
+
+    def _check_global_batch(self, batch_size: Any, x: ArrayLoader | BatchIterable) -> None:
+        """Under several processes: the batch is global, split evenly across the ranks,
+        and the data must be arrays (each rank takes its part of every batch)."""
+        strategy = self.strategy
+        if not strategy.distributed:
+            return
+        size = strategy.world_size
+        if isinstance(batch_size, int) and batch_size % size:
+            raise ValueError(
+                f"batch_size={batch_size} is the global batch, split across {size} "
+                f"processes, so it must be a multiple of {size}. Use batch_size="
+                f"{max(size, batch_size - batch_size % size)} or "
+                f"{batch_size + size - batch_size % size}."
+            )
+        if not isinstance(x, ArrayLoader):
+            raise TypeError(
+                f"Under the {type(strategy).__name__} strategy, fit() takes arrays (x, y): "
+                f"every rank draws the same global batches and trains on its part of each. "
+                f"A batch iterable does not split itself across the "
+                f"ranks; pass the arrays, or train it with one process."
+            )
+
+    def _stop_agreed(self) -> bool:
+        """``stop_training``, agreed by every rank (any rank's request stops them all)."""
+        if self.strategy.distributed:
+            self.stop_training = any_rank(self.strategy, self.stop_training)
+        return self.stop_training
 
     def _end_fit_context(self) -> None:
         self._state = None
@@ -465,10 +529,12 @@ class Trainer:
     def _train_epoch(
         self, data: ArrayLoader | BatchIterable, resumed: ResumePoint | None = None
     ) -> dict[str, float]:
+        strategy = self.strategy
         if resumed is not None and resumed.totals is not None:  # the rest of a resumed epoch
             totals, window = resumed.totals
         else:
-            totals, window = Totals(self.backend, self.metrics), Totals(self.backend, {})
+            totals = Totals(self.backend, self.metrics, strategy)
+            window = Totals(self.backend, {}, strategy)
         # what a checkpoint taken inside this epoch records (its sums so far, the position)
         self._epoch_totals, self._log_totals = totals, window
         self._loader = data if isinstance(data, ArrayLoader) else None
@@ -479,8 +545,10 @@ class Trainer:
                 cb.on_batch_begin(self, step)
             value, pred = self.train_step(xb, yb)
             n = int(xb.shape[0])
-            totals.add(value, pred, yb, n)
-            window.add(value, pred, yb, n)
+            part = strategy.shard(n) if strategy.distributed else slice(0, n)
+            if pred is not None:  # this rank's part of the batch
+                totals.add(value, pred, yb[part], part.stop - part.start)
+                window.add(value, pred, yb[part], part.stop - part.start)
             logs: dict[str, Any] = {"batch_size": n}
             if self.batch_step % self.log_every_n_steps == 0:
                 window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
@@ -489,11 +557,11 @@ class Trainer:
                 window.clear()
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, logs)
-            if self.stop_training:
+            if self._stop_agreed():
                 break
         self._epoch_totals = self._log_totals = None
         self._loader = None
-        if totals.count == 0:
+        if totals.count == 0 and not strategy.distributed:
             raise ValueError("The training data yielded no batch in this epoch.")
         self._flush_partial_accumulation()
         means, skipped = totals.means(also=self.optimizer.skipped_steps_raw)
@@ -514,7 +582,12 @@ class Trainer:
         return self._evaluate_arrays(xa, ya, batch_size=batch_size)
 
     def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:
-        totals = Totals(self.backend, self.metrics)
+        """Under several processes each rank evaluates its part; the sums are reduced."""
+        strategy = self.strategy
+        if strategy.distributed:
+            part = strategy.shard(int(x.shape[0]))
+            x, y = x[part], y[part]
+        totals = Totals(self.backend, self.metrics, strategy)
         for start in range(0, int(x.shape[0]), batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             pred = self.model(xb)
@@ -526,11 +599,18 @@ class Trainer:
         """Model outputs for ``x`` in inference mode, as a host NumPy array."""
         batch_size = checks.positive_int(batch_size, "batch_size")
         xa, _ = self._intake().arrays(x, None, "prediction input", purpose="predict")
+        strategy = self.strategy
+        if strategy.distributed:  # each rank predicts its part; every rank gets all of it
+            xa = xa[strategy.shard(int(xa.shape[0]))]
         outs = [
             self.backend.to_host(self.model(xa[start : start + batch_size]))
             for start in range(0, int(xa.shape[0]), batch_size)
         ]
-        return np.concatenate(outs, axis=0)
+        local = np.concatenate(outs, axis=0) if outs else None
+        if not strategy.distributed:
+            return np.concatenate(outs, axis=0)
+        parts = [p for p in strategy.allgather(local) if p is not None]
+        return np.concatenate(parts, axis=0)
 
     # -- data ----------------------------------------------------------------------------
     def prepare(self, x: Any, y: Any = None) -> tuple[Array, Array | None]:
@@ -559,6 +639,21 @@ class Trainer:
         for param in self.model.named_parameters().values():
             return np.dtype(param.dtype)
         return np.dtype(np.float32)
+
+
+def _build_strategy(strategy: Strategy | str | Mapping[str, Any] | None) -> Strategy:
+    if strategy is None:
+        return SingleProcess()
+    if isinstance(strategy, Strategy):
+        return strategy
+    if isinstance(strategy, type):
+        raise TypeError(
+            f"strategy= takes an instance or a name, got the class {strategy.__name__}: "
+            f"use {strategy.__name__}() or its registered name."
+        )
+    built = build("strategies", strategy)
+    assert isinstance(built, Strategy)
+    return built
 
 
 def _length(data: Any) -> int | None:

@@ -6,7 +6,7 @@ This package is a plugin like any other: ``pyproject.toml`` lists it under
 
 from __future__ import annotations
 
-from neuroback import Sequential, hookimpl
+from neuroback import Sequential, SingleProcess, hookimpl
 
 from . import metrics
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -27,6 +27,7 @@ from .conv import Conv1D, Conv2D
 from .cross_entropy import BinaryCrossEntropy, SoftmaxCrossEntropy
 from .dense import Dense
 from .dropout import Dropout
+from .mpi import MPIStrategy
 from .mse import MSE
 from .pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, MaxPool1D, MaxPool2D
 from .reshape import Flatten, Reshape
@@ -61,6 +62,7 @@ __all__ = [
     "LeakyReLU",
     "LearningRateScheduler",
     "LinearWarmup",
+    "MPIStrategy",
     "MaxPool1D",
     "MaxPool2D",
     "ModelCheckpoint",
@@ -151,3 +153,9 @@ def neuroback_register_schedules(register):  # type: ignore[no-untyped-def]
     register(Exponential)
     register(Cosine)
     register(LinearWarmup)
+
+
+@hookimpl
+def neuroback_register_strategies(register):  # type: ignore[no-untyped-def]
+    register(SingleProcess, name="single")  # the core's default, so configs can name it
+    register(MPIStrategy, name="mpi")

@@ -12,8 +12,8 @@ Distributions built here:
 ``nb-demo-good`` 1.2.3
     one component of every kind: the layer ``Swish`` (also aliased ``SiLU``), the
     loss ``MAE``, the optimizer ``SignSGD``, the transform ``ScaleGrads``, the
-    callback ``CountEpochs``, the metric ``mean_abs_error``, the schedule ``Halving`` and
-    the command ``demo-hello``.
+    callback ``CountEpochs``, the metric ``mean_abs_error``, the schedule ``Halving``,
+    the strategy ``loopback`` and the command ``demo-hello``.
 ``nb-demo-other`` 0.4.0
     a second ``Swish`` (same plain name as nb-demo-good's) and a unique ``Mish``;
     its entry point names a sub-module (``nb_demo_other.hooks``).
@@ -61,6 +61,7 @@ GOOD_COMPONENTS = {
     "callbacks": {"CountEpochs"},
     "metrics": {"mean_abs_error"},
     "schedules": {"Halving"},
+    "strategies": {"loopback"},
     "commands": {"demo-hello"},
 }
 #: What the built-ins register at least (others may be added over time).
@@ -77,7 +78,9 @@ import click
 import numpy as np
 
 import neuroback
-from neuroback import Callback, GradientTransform, Layer, Loss, Optimizer, Schedule
+from neuroback import (
+    Callback, GradientTransform, Layer, Loss, Optimizer, Schedule, SingleProcess,
+)
 
 
 class Swish(Layer):
@@ -158,6 +161,10 @@ class Halving(Schedule):
         return {"every": self.every}
 
 
+class Loopback(SingleProcess):
+    """One process, as the default: a strategy a plugin ships."""
+
+
 @neuroback.hookimpl
 def neuroback_register_layers(register):
     register(Swish)
@@ -199,6 +206,11 @@ def neuroback_register_schedules(register):
 def demo_hello(name):
     """Greet, to show that a plugin adds a subcommand."""
     click.echo(f"hello {name} from nb-demo-good")
+
+
+@neuroback.hookimpl
+def neuroback_register_strategies(register):
+    register(Loopback, name="loopback")
 
 
 @neuroback.hookimpl

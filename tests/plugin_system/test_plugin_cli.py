@@ -28,6 +28,7 @@ GOOD_COMPONENTS = {
     "callbacks": ["CountEpochs"],
     "metrics": ["mean_abs_error"],
     "schedules": ["Halving"],
+    "strategies": ["loopback"],
     "commands": ["demo-hello"],
 }
 VERSION = importlib.metadata.version("neuroback")

@@ -78,6 +78,7 @@ def test_finds_builtins_and_installed_plugins(make_registry):
         "callbacks": {"CountEpochs"},
         "metrics": {"mean_abs_error"},
         "schedules": {"Halving"},
+        "strategies": {"loopback"},
         "commands": {"demo-hello"},
     }
     for comp in good.components:

@@ -6,7 +6,7 @@ import csv
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, final
+from typing import IO, Any, ClassVar, final
 
 from neuroback import Callback
 
@@ -21,6 +21,9 @@ class CSVLogger(Callback):
     keeps every finished epoch. ``append=True`` continues an existing file
     (a resumed run) instead of replacing it.
     """
+
+    #: Output: written by the main process only under several processes.
+    main_process_only: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool = False) -> None:
         self.path = Path(path)

@@ -61,7 +61,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 
@@ -85,6 +85,9 @@ def _layer_groups(model: Layer) -> dict[str, list[Any]]:
 @final
 class GradientFlowMonitor(Callback):
     """Sample per-layer gradient statistics every ``every_n_steps`` steps and flag trouble."""
+
+    #: Output: written by the main process only under several processes.
+    main_process_only: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from typing import IO, Any, final
+from typing import IO, Any, ClassVar, final
 
 from neuroback import Callback
 
@@ -30,6 +30,9 @@ class ProgressBar(Callback):
     terminal (a log file, CI) it prints one line per epoch instead. ``plain``
     forces either mode.
     """
+
+    #: Output: written by the main process only under several processes.
+    main_process_only: ClassVar[bool] = True
 
     def __init__(self, *, file: IO[str] | None = None, plain: bool | None = None) -> None:
         self.file = file
