@@ -63,6 +63,9 @@ def check_strategy(strategy: Strategy) -> None:
         raise _fail(strategy, "allreduce_sum leaves its input alone", "the input changed")
     if size == 1 and not np.array_equal(summed, values):
         raise _fail(strategy, "a sum over one rank is the input", f"got {summed.tolist()}")
+    scalar = strategy.allreduce_sum(np.array(2.5))
+    if not isinstance(scalar, np.ndarray) or scalar.shape != ():
+        raise _fail(strategy, "allreduce_sum keeps a 0-d array 0-d", f"got {scalar!r}")
     gathered = strategy.allgather(("rank", rank))
     if len(gathered) != size or gathered[rank] != ("rank", rank):
         raise _fail(strategy, "allgather lists every rank in order", f"got {gathered!r}")

@@ -15,6 +15,15 @@ run needs to go on as if it had never stopped:
   the parameters, the window's losses and the layer state at the window's start;
 * each callback's ``state_dict()``, and the History of the fit so far.
 
+Under a strategy with several processes every rank calls :func:`save_checkpoint` and rank
+0 writes: the state is the whole run's, not a rank's. Each rank's dropout generator is
+kept (``rank_forward_rngs``), and the parts that differ by rank are stored as their sums
+over the ranks: the epoch's loss and metric sums, and the gradients and losses of an
+unfinished accumulation window (each rank's gradient is already scaled by its share of
+the batch, so the sum is the window's gradient so far). On resume, rank 0 takes those
+sums and every other rank starts them from zero, so the run goes on with the same
+global numbers on any number of ranks.
+
 Arrays anywhere in that state are stored as tensors of the file (named by where they
 belong: ``optimizer/slots/0.W/exp_avg``, ``callbacks/1/3``); the JSON holds a
 ``{"__tensor__": name}`` in their place, and non-finite floats as
@@ -72,6 +81,12 @@ class ResumePoint:
 def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
     """Write ``trainer``'s whole state to ``path`` (see the module docstring)."""
     state = capture(trainer)
+    strategy = trainer.strategy
+    if strategy.distributed:
+        state = _whole_run(trainer, state)  # a collective: every rank gets here
+        if not strategy.is_main:
+            strategy.barrier()  # rank 0 has written the file when this returns
+            return Path(path).resolve()
     packer = _Packer(trainer.backend)
     packed = packer.pack(state, "trainer")
     header = {
@@ -83,7 +98,37 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
     names = [ident["optimizer"], ident["loss"], *ident["transforms"], *ident["callbacks"]]
     header["provenance"] = {**provenance(None, names=names), **header["provenance"]}
     tensors = {**model_tensors(trainer.model), **packer.tensors}
-    return write_file(path, "checkpoint", header, tensors)
+    written = write_file(path, "checkpoint", header, tensors)
+    if strategy.distributed:
+        strategy.barrier()
+    return written
+
+
+def _whole_run(trainer: Trainer, state: dict[str, Any]) -> dict[str, Any]:
+    """The state of every rank as one: rank generators gathered, sums summed."""
+    strategy = trainer.strategy
+    state = dict(state)
+    state["rank_forward_rngs"] = strategy.allgather(state["forward_rng"])
+    if state["totals"] is not None:
+        summed = []
+        for totals in state["totals"]:
+            names = sorted(totals["sums"])
+            vector = [float(totals["sums"][k]) for k in names] + [float(totals["count"])]
+            total = strategy.allreduce_sum(np.array(vector, dtype=np.float64))
+            summed.append(
+                {
+                    "sums": {k: np.array(total[i]) for i, k in enumerate(names)},
+                    "count": int(total[-1]),
+                }
+            )
+        state["totals"] = summed
+    pending = state["pending"]
+    if pending is not None:
+        pending = dict(pending)
+        pending["grads"] = {k: strategy.allreduce_sum(g) for k, g in pending["grads"].items()}
+        pending["losses"] = [strategy.allreduce_sum(np.asarray(v)) for v in pending["losses"]]
+        state["pending"] = pending
+    return state
 
 
 def capture(trainer: Trainer) -> dict[str, Any]:
@@ -118,7 +163,7 @@ def capture(trainer: Trainer) -> dict[str, Any]:
         ),
         "pending": pending,
         "stop_training": bool(trainer.stop_training),
-        "callbacks": [cb.state_dict() for cb in trainer.callbacks],
+        "callbacks": [cb.state_dict() for cb in trainer._all_callbacks],
         "history": [dict(row) for row in trainer.history.epochs],
     }
 
@@ -131,7 +176,7 @@ def identity(trainer: Trainer) -> dict[str, Any]:
         "transforms": [_name(t) for t in opt.transforms],
         "loss": _name(trainer.loss),
         "metrics": list(trainer.metrics),
-        "callbacks": [_name(cb) for cb in trainer.callbacks],
+        "callbacks": [_name(cb) for cb in trainer._all_callbacks],
         "accumulate_steps": trainer.accumulate_steps,
     }
 
@@ -182,11 +227,11 @@ def restore_checkpoint(
     before_weights = trainer.model.state_dict()
     # the callbacks' attributes as they are: load_state_dict may set more than it restores
     # (EarlyStopping's "just resumed" flag), and an undo must leave those as they were
-    bindings = [dict(vars(cb)) for cb in trainer.callbacks]
+    bindings = [dict(vars(cb)) for cb in trainer._all_callbacks]
 
     def undo() -> None:
         _apply(trainer, before, before_weights, data, restoring=True)
-        for cb, attributes in zip(trainer.callbacks, bindings, strict=True):
+        for cb, attributes in zip(trainer._all_callbacks, bindings, strict=True):
             vars(cb).clear()
             vars(cb).update(attributes)
 
@@ -220,13 +265,21 @@ def _apply(
     opt.load_state_dict(state["optimizer"])
     opt._skipped = _count(state["skipped"], "skipped")
     trainer.data_rng.bit_generator.state = state["data_rng"]
-    if state["forward_rng"] is not None:
-        backend.set_generator_state(trainer.forward_rng, state["forward_rng"])
+    # rank r takes its own dropout stream; a rank the run did not have keeps its new one
+    rank = trainer.strategy.rank
+    ranks = state.get("rank_forward_rngs")
+    forward = state["forward_rng"] if rank == 0 else None
+    if isinstance(ranks, list) and rank < len(ranks):
+        forward = ranks[rank]
+    if forward is not None:
+        backend.set_generator_state(trainer.forward_rng, forward)
+    # sums over the ranks (see the module docstring): rank 0 carries them, others start at 0
+    carries_sums = rank == 0 or restoring
     trainer.epoch = _count(state["epoch"], "epoch")
     trainer.global_step = _count(state["global_step"], "global_step")
     trainer.batch_step = _count(state["batch_step"], "batch_step")
     callbacks = state["callbacks"]
-    for cb, cb_state in zip(trainer.callbacks, callbacks, strict=True):
+    for cb, cb_state in zip(trainer._all_callbacks, callbacks, strict=True):
         cb.load_state_dict(cb_state)
     trainer.history = History([dict(row) for row in state["history"]])
     model.zero_grad()
@@ -234,9 +287,14 @@ def _apply(
     pending = state["pending"]
     if pending is not None:
         params = model.named_parameters()
-        for name, grad in pending["grads"].items():
-            params[name].grad[...] = backend.asarray(grad)
-        trainer._window_losses = [backend.asarray(v) for v in pending["losses"]]
+        if carries_sums:
+            for name, grad in pending["grads"].items():
+                params[name].grad[...] = backend.asarray(grad)
+        for param in params.values():
+            param.grad  # noqa: B018  (zero, not lazily zero: the window's sum reads it)
+        trainer._window_losses = [
+            backend.asarray(v if carries_sums else np.zeros_like(v)) for v in pending["losses"]
+        ]
         copies = pending["window_state"]
         if copies is not None:
             trainer._window_state = StateSnapshot.from_copies(model.named_state(), copies, backend)
@@ -254,7 +312,9 @@ def _apply(
                 f"Resume with the data (and batch_size, shuffle, drop_last) of the interrupted "
                 f"run."
             ) from None
-        epoch_totals, log_totals = Totals(backend, trainer.metrics), Totals(backend, {})
+        strategy = trainer.strategy
+        epoch_totals = Totals(backend, trainer.metrics, strategy)
+        log_totals = Totals(backend, {}, strategy)
         saved_epoch, saved_log = state["totals"]
         for totals, saved in ((epoch_totals, saved_epoch), (log_totals, saved_log)):
             if sorted(saved["sums"]) != sorted(totals.names()):
@@ -262,7 +322,8 @@ def _apply(
                     f"The checkpoint's epoch sums are for {sorted(saved['sums'])}, this Trainer "
                     f"logs {sorted(totals.names())}."
                 )
-            totals.load(saved)
+            if carries_sums:
+                totals.load(saved)
         return ResumePoint((epoch_totals, log_totals), stopped)
     return ResumePoint(None, stopped)
 

@@ -73,10 +73,14 @@ def _check(trainer: Trainer, state: Any) -> None:
     if state["forward_rng"] is not None and not isinstance(state["forward_rng"], Mapping):
         raise _Bad(f"forward_rng must be a table or null, found {_show(state['forward_rng'])}.")
     callbacks = state["callbacks"]
-    if not isinstance(callbacks, list) or len(callbacks) != len(trainer.callbacks):
-        raise _Bad(
-            f"callbacks must hold {len(trainer.callbacks)} states, found {_show(callbacks)}."
-        )
+    expected = len(trainer._all_callbacks)
+    if not isinstance(callbacks, list) or len(callbacks) != expected:
+        raise _Bad(f"callbacks must hold {expected} states, found {_show(callbacks)}.")
+    ranks = state.get("rank_forward_rngs")
+    if ranks is not None and not (
+        isinstance(ranks, list) and all(r is None or isinstance(r, Mapping) for r in ranks)
+    ):
+        raise _Bad(f"rank_forward_rngs must be a list of tables, found {_show(ranks)}.")
     if not all(isinstance(c, Mapping) for c in callbacks):
         raise _Bad("callbacks must be tables.")
     _history(state["history"])

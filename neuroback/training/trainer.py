@@ -147,11 +147,11 @@ class Trainer:
         self.model = model
         #: How the work is spread over processes (see :mod:`neuroback.strategy`).
         self.strategy: Strategy = _build_strategy(strategy)
-        # output callbacks (progress, logs, plots) run on the main process only
+        # output callbacks (progress, logs, plots) run on the main process only; every rank
+        # keeps the whole list for checkpoints (written by rank 0, read by all)
+        self._all_callbacks: list[Callback] = check_callbacks(callbacks)
         self.callbacks: list[Callback] = [
-            cb
-            for cb in check_callbacks(callbacks)
-            if self.strategy.is_main or not cb.main_process_only
+            cb for cb in self._all_callbacks if self.strategy.is_main or not cb.main_process_only
         ]
         self.metrics: dict[str, Metric] = dict(resolve_metric(m) for m in check_metrics(metrics))
         self.log_every_n_steps = checks.positive_int(log_every_n_steps, "log_every_n_steps")
@@ -349,6 +349,10 @@ class Trainer:
         from a callback (``on_batch_end``, ``on_epoch_end``: see ``ModelCheckpoint``) or
         between ``fit`` calls; resume with ``fit(..., resume_from=path)``. The file at
         ``path`` is replaced only once the new one is complete. Returns the path.
+
+        Under several processes, call it on every rank (``ModelCheckpoint`` does): the
+        ranks' dropout generators and their parts of the epoch sums are gathered, and rank
+        0 writes the file. It resumes on any number of ranks.
         """
         return save_checkpoint(self, path)
 

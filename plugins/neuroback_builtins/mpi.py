@@ -82,7 +82,7 @@ class MPIStrategy(Strategy):
 
     # -- collectives --------------------------------------------------------------------
     def allreduce_sum(self, array: np.ndarray) -> np.ndarray:
-        send = np.ascontiguousarray(array)
+        send = np.array(array, order="C")  # a copy; 0-d stays 0-d (ascontiguousarray: 1-d)
         out = np.empty_like(send)
         self._comm.Allreduce(send, out, op=self._MPI.SUM)
         return out

@@ -41,6 +41,10 @@ def main() -> None:
     parser.add_argument("--raise-on-rank", type=int, default=-1)
     parser.add_argument("--kill-on-rank", type=int, default=-1)
     parser.add_argument("--batchnorm", action="store_true")
+    parser.add_argument("--fail-step", type=int, default=3)
+    parser.add_argument("--save-at-step", type=int, default=-1)  # mid-epoch, every rank
+    parser.add_argument("--checkpoint", default=None)  # ModelCheckpoint, every epoch
+    parser.add_argument("--resume", default=None)
     args = parser.parse_args()
 
     rng = np.random.default_rng(42)
@@ -58,10 +62,12 @@ def main() -> None:
 
     class RaiseOnRank(nb.Callback):
         def on_batch_end(self, trainer, step, logs):  # type: ignore[no-untyped-def]
-            if trainer.strategy.rank == args.raise_on_rank and step == 3:
+            if trainer.strategy.rank == args.raise_on_rank and step == args.fail_step:
                 raise RuntimeError(f"planted failure on rank {args.raise_on_rank}")
-            if trainer.strategy.rank == args.kill_on_rank and step == 3:
+            if trainer.strategy.rank == args.kill_on_rank and step == args.fail_step:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if step == args.save_at_step:
+                trainer.save_checkpoint(Path(args.out) / "mid.safetensors")
 
     trainer = nb.Trainer(
         model,
@@ -71,11 +77,18 @@ def main() -> None:
         seed=7,
         strategy=strategy,
         accumulate_steps=args.accumulate,
-        callbacks=[RaiseOnRank()],
+        callbacks=[RaiseOnRank()]
+        + ([nb.callbacks.ModelCheckpoint(args.checkpoint)] if args.checkpoint else []),
         log_every_n_steps=2,
     )
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     history = trainer.fit(
-        x, y, epochs=args.epochs, batch_size=args.batch, validation_data=(x_test, y_test)
+        x,
+        y,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        validation_data=(x_test, y_test),
+        resume_from=args.resume,
     )
     evaluated = trainer.evaluate(x_test, y_test, batch_size=4)
     predicted = trainer.predict(x_test, batch_size=4)

@@ -116,6 +116,63 @@ def test_three_ranks_keep_identical_weights(tmp_path: Path) -> None:
         assert all(np.array_equal(results[0][key], other[key]) for other in results[1:]), key
 
 
+def _mpi_ranks(ranks: int) -> int:
+    """``_run``'s ranks: 0 runs one plain process (the single strategy)."""
+    return ranks if ranks > 1 else 0
+
+
+def _same_run(a: Path, b: Path, ranks_b: int) -> None:
+    ref_arrays, ref_facts = _results(a, 0)
+    for rank in range(ranks_b):
+        arrays, facts = _results(b, rank)
+        assert facts["global_step"] == ref_facts["global_step"]
+        _close(facts["history"], ref_facts["history"], f"rank {rank} history")
+        for key in ref_arrays:
+            _close(arrays[key], ref_arrays[key], f"rank {rank} {key}")
+
+
+@pytest.mark.parametrize(("saved_on", "resumed_on"), [(2, 1), (1, 2)], ids=["2->1", "1->2"])
+def test_a_checkpoint_resumes_on_another_number_of_ranks(
+    tmp_path: Path, saved_on: int, resumed_on: int
+) -> None:
+    _mpiexec()
+    # mid-epoch and mid accumulation window: the epoch sums and the pending gradients
+    # are the whole run's, whatever the number of ranks that wrote them
+    common = ["--optimizer", "adam-clip", "--accumulate", "2", "--batch", "4"]
+    whole = _run(tmp_path / "whole", *common)
+    assert whole.returncode == 0, whole.stderr
+    first = _run(tmp_path / "first", *common, "--save-at-step", "8", ranks=_mpi_ranks(saved_on))
+    assert first.returncode == 0, first.stderr
+    checkpoint = tmp_path / "first" / "mid.safetensors"
+    assert checkpoint.is_file()
+    resumed = _run(
+        tmp_path / "second", *common, "--resume", str(checkpoint), ranks=_mpi_ranks(resumed_on)
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _same_run(tmp_path / "whole", tmp_path / "second", resumed_on)
+
+
+def test_a_killed_rank_leaves_the_last_checkpoint_whole_to_resume_from(tmp_path: Path) -> None:
+    _mpiexec()
+    checkpoint = tmp_path / "ckpt.safetensors"
+    whole = _run(tmp_path / "whole", "--epochs", "4", "--checkpoint", str(tmp_path / "w.st"))
+    assert whole.returncode == 0, whole.stderr
+    killed = _run(
+        tmp_path / "killed",
+        "--epochs", "4", "--checkpoint", str(checkpoint),
+        "--kill-on-rank", "1", "--fail-step", "15",  # in the third epoch (6 steps each)
+        ranks=2,
+    )  # fmt: skip
+    assert killed.returncode != 0 and checkpoint.is_file()
+    resumed = _run(
+        tmp_path / "resumed",
+        "--epochs", "4", "--checkpoint", str(checkpoint), "--resume", str(checkpoint),
+        ranks=2,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    _same_run(tmp_path / "whole", tmp_path / "resumed", 2)
+
+
 @pytest.mark.parametrize("how", ["--raise-on-rank", "--kill-on-rank"])
 def test_a_failing_rank_ends_the_whole_job(tmp_path: Path, how: str) -> None:
     _mpiexec()

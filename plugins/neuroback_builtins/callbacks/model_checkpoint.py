@@ -135,6 +135,8 @@ class ModelCheckpoint(Callback):
         except BaseException:
             self.written = previous
             raise
+        if not trainer.strategy.is_main:
+            return  # under several processes, rank 0 writes and removes the files
         for old in dropped:  # only once the new one is safely written
             Path(old).unlink(missing_ok=True)
 
