@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--save-at-step", type=int, default=-1)  # mid-epoch, every rank
     parser.add_argument("--checkpoint", default=None)  # ModelCheckpoint, every epoch
     parser.add_argument("--resume", default=None)
+    parser.add_argument("--stop-on-rank", type=int, default=-1)
     args = parser.parse_args()
 
     rng = np.random.default_rng(42)
@@ -66,6 +67,8 @@ def main() -> None:
                 raise RuntimeError(f"planted failure on rank {args.raise_on_rank}")
             if trainer.strategy.rank == args.kill_on_rank and step == args.fail_step:
                 os.kill(os.getpid(), signal.SIGKILL)
+            if trainer.strategy.rank == args.stop_on_rank and step == args.fail_step:
+                trainer.stop_training = True  # asked on one rank only
             if step == args.save_at_step:
                 trainer.save_checkpoint(Path(args.out) / "mid.safetensors")
 

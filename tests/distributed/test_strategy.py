@@ -142,3 +142,11 @@ strategy = "mpy"
 """
     with pytest.raises(ConfigError, match=r"\[trainer\] strategy.*No strategy named 'mpy'"):
         check_config(parse_config(text, "t.toml"), text, "t.toml")
+
+
+def test_a_missing_mpi4py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now fails
+    with pytest.raises(ImportError, match=r'pip install "neuroback\[mpi\]"'):
+        _trainer(strategy="mpi")
