@@ -28,11 +28,12 @@ import numpy as np
 
 from ..backend import Array
 from ..strategy import Strategy
+from .data import ArrayLoader, BatchIterable
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-__all__ = ["any_rank", "start_from_main", "sum_gradients"]
+__all__ = ["any_rank", "check_global_batch", "start_from_main", "sum_gradients"]
 
 
 def start_from_main(trainer: Trainer) -> None:
@@ -89,6 +90,30 @@ def _buckets(grads: list[Array], limit: int) -> list[list[Array]]:
     if current:
         buckets.append(current)
     return buckets
+
+
+def check_global_batch(
+    strategy: Strategy, batch_size: Any, data: ArrayLoader | BatchIterable
+) -> None:
+    """Under several processes: the batch is global, split evenly across the ranks, and
+    the data are arrays (each rank takes its part of every batch); one process: nothing."""
+    if not strategy.distributed:
+        return
+    size = strategy.world_size
+    if isinstance(batch_size, int) and batch_size % size:
+        raise ValueError(
+            f"batch_size={batch_size} is the global batch, split across {size} "
+            f"processes, so it must be a multiple of {size}. Use batch_size="
+            f"{max(size, batch_size - batch_size % size)} or "
+            f"{batch_size + size - batch_size % size}."
+        )
+    if not isinstance(data, ArrayLoader):
+        raise TypeError(
+            f"Under the {type(strategy).__name__} strategy, fit() takes arrays (x, y): every "
+            f"rank draws the same global batches and trains on its part of each. A batch "
+            f"iterable does not split itself across the ranks; pass the arrays, or train "
+            f"it with one process."
+        )
 
 
 def any_rank(strategy: Strategy, flag: bool) -> bool:

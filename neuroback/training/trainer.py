@@ -43,9 +43,16 @@ from .atomic import InterruptGuard, StateSnapshot
 from .checkpoint import ResumePoint, restore_checkpoint, save_checkpoint
 from .components import Metric, check_callbacks, check_metrics, resolve_metric
 from .data import ArrayLoader, BatchIterable
-from .distributed import any_rank, forward_seed_for_rank, start_from_main, sum_gradients
+from .distributed import (
+    any_rank,
+    check_global_batch,
+    forward_seed_for_rank,
+    start_from_main,
+    sum_gradients,
+)
 from .fit_plan import FitPlan, plan_fit
 from .history import History
+from .inference import evaluate_arrays, predict_arrays
 from .intake import DataIntake
 from .nonfinite import NonFiniteLossWarning, NonFiniteReporter, NonFiniteUpdateWarning
 from .totals import Totals
@@ -407,7 +414,7 @@ class Trainer:
             validation_split=validation_split,
             drop_last=drop_last,
         )
-        self._check_global_batch(batch_size, plan.train)
+        check_global_batch(self.strategy, batch_size, plan.train)
         self._discard_leftover_micro_batches()
         resumed: ResumePoint | None = None
         if resume_from is not None:
@@ -456,28 +463,6 @@ class Trainer:
                 errors[0].add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise errors[0]
         return history
-
-    def _check_global_batch(self, batch_size: Any, x: ArrayLoader | BatchIterable) -> None:
-        """Under several processes: the batch is global, split evenly across the ranks,
-        and the data must be arrays (each rank takes its part of every batch)."""
-        strategy = self.strategy
-        if not strategy.distributed:
-            return
-        size = strategy.world_size
-        if isinstance(batch_size, int) and batch_size % size:
-            raise ValueError(
-                f"batch_size={batch_size} is the global batch, split across {size} "
-                f"processes, so it must be a multiple of {size}. Use batch_size="
-                f"{max(size, batch_size - batch_size % size)} or "
-                f"{batch_size + size - batch_size % size}."
-            )
-        if not isinstance(x, ArrayLoader):
-            raise TypeError(
-                f"Under the {type(strategy).__name__} strategy, fit() takes arrays (x, y): "
-                f"every rank draws the same global batches and trains on its part of each. "
-                f"A batch iterable does not split itself across the "
-                f"ranks; pass the arrays, or train it with one process."
-            )
 
     def _stop_agreed(self) -> bool:
         """``stop_training``, agreed by every rank (any rank's request stops them all)."""
@@ -586,35 +571,13 @@ class Trainer:
         return self._evaluate_arrays(xa, ya, batch_size=batch_size)
 
     def _evaluate_arrays(self, x: Array, y: Array, *, batch_size: int) -> dict[str, float]:
-        """Under several processes each rank evaluates its part; the sums are reduced."""
-        strategy = self.strategy
-        if strategy.distributed:
-            part = strategy.shard(int(x.shape[0]))
-            x, y = x[part], y[part]
-        totals = Totals(self.backend, self.metrics, strategy)
-        for start in range(0, int(x.shape[0]), batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            pred = self.model(xb)
-            value, _ = self.loss.forward(pred, yb)
-            totals.add(value, pred, yb, int(xb.shape[0]))
-        return totals.means()[0]
+        return evaluate_arrays(self, x, y, batch_size=batch_size)
 
     def predict(self, x: Any, *, batch_size: int = 256) -> np.ndarray:
         """Model outputs for ``x`` in inference mode, as a host NumPy array."""
         batch_size = checks.positive_int(batch_size, "batch_size")
         xa, _ = self._intake().arrays(x, None, "prediction input", purpose="predict")
-        strategy = self.strategy
-        if strategy.distributed:  # each rank predicts its part; every rank gets all of it
-            xa = xa[strategy.shard(int(xa.shape[0]))]
-        outs = [
-            self.backend.to_host(self.model(xa[start : start + batch_size]))
-            for start in range(0, int(xa.shape[0]), batch_size)
-        ]
-        local = np.concatenate(outs, axis=0) if outs else None
-        if not strategy.distributed:
-            return np.concatenate(outs, axis=0)
-        parts = [p for p in strategy.allgather(local) if p is not None]
-        return np.concatenate(parts, axis=0)
+        return predict_arrays(self, xa, batch_size=batch_size)
 
     # -- data ----------------------------------------------------------------------------
     def prepare(self, x: Any, y: Any = None) -> tuple[Array, Array | None]:
