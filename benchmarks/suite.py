@@ -1,12 +1,16 @@
 #!/usr/bin/env python
-"""The training-step benchmark suite: four model sizes, eight implementations, one
+"""The training-step benchmark suite: four MLP sizes, eight implementations, one
 worker process per measurement; with each size a per-phase profile of neuroback's step
 (and at medium and large its memory: growth over steps, peak vs the working set), and the
-share of a fit epoch on the digits spent outside ``train_step``.
+share of a fit epoch on the digits spent outside ``train_step``. Two convolutional cases
+(``digits-cnn``, ``lenet5``: neuroback against PyTorch on the same CNN) run when asked for
+with ``--sizes``.
 
     python benchmarks/suite.py --json results.json        # the full suite (minutes)
     python benchmarks/suite.py --quick --json /tmp/q.json  # smoke test (well under a minute)
     python benchmarks/suite.py report results.json > benchmarks/RESULTS.md
+    python benchmarks/suite.py --sizes digits-cnn,lenet5 --impls nb-trainer-adam,torch-adam \
+        --no-fit-share --json /tmp/cnn.json                # the CNN cases
 
 Every (size, implementation, repetition) runs in a fresh worker process (this file,
 started with the hidden ``_worker`` subcommand) with the same thread limits; the
@@ -32,7 +36,7 @@ if str(HERE) not in sys.path:  # run other than as `python benchmarks/suite.py`
     sys.path.insert(0, str(HERE))
 
 from nbbench.protocol import CORETYPE  # noqa: E402
-from nbbench.sizes import FIT_EPOCHS, IMPLS, SIZES  # noqa: E402
+from nbbench.sizes import ALL_SIZES, FIT_EPOCHS, IMPLS, SIZES  # noqa: E402
 
 
 def parse_list(text: str, allowed: list[str] | None, what: str) -> list[str]:
@@ -48,7 +52,7 @@ def run_main(argv: list[str]) -> int:
     from nbbench.driver import run_suite
 
     args = parse_run_args(argv)
-    sizes = parse_list(args.sizes, list(SIZES), "size")
+    sizes = parse_list(args.sizes, list(ALL_SIZES), "size")
     impls = parse_list(args.impls, list(IMPLS), "implementation")
     threads_list = [int(t) for t in parse_list(args.threads, None, "threads")]
     if any(t < 1 for t in threads_list):
@@ -62,7 +66,11 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         description="The training-step benchmark suite (one worker process per measurement). "
         "`suite.py report RESULTS.json` turns its JSON into markdown.",
     )
-    p.add_argument("--sizes", default=",".join(SIZES), help=f"subset of {','.join(SIZES)}")
+    p.add_argument(
+        "--sizes",
+        default=",".join(SIZES),
+        help=f"subset of {','.join(ALL_SIZES)} (default: the MLP sizes {','.join(SIZES)})",
+    )
     p.add_argument("--impls", default=",".join(IMPLS), help=f"subset of {','.join(IMPLS)}")
     p.add_argument(
         "--threads", default="1", help="threads per worker; '1,2' runs both (default: 1)"
@@ -90,6 +98,14 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         "--unset-coretype",
         action="store_true",
         help=f"run the workers without {CORETYPE} in their environment",
+    )
+    p.add_argument(
+        "--malloc-top-pad",
+        type=int,
+        metavar="BYTES",
+        help="set glibc's MALLOC_TOP_PAD_ in every worker (default: not set). neuroback's "
+        "arrays are allocated and freed every step; by default glibc returns the freed top "
+        "of the heap to the OS and the next step faults it back in (see benchmarks/README.md)",
     )
     p.add_argument("--worker-timeout", type=float, default=600.0)
     p.add_argument("--json", metavar="PATH", help="write machine info and all results as JSON")

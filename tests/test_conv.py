@@ -89,6 +89,35 @@ def test_fold_is_the_adjoint_of_unfold_and_equals_add_at(
     np.testing.assert_allclose(folded.ravel(), reference, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize(("spatial", "kernel", "stride", "dilation"), WINDOW_CASES)
+@pytest.mark.parametrize("pads", [(0, 0), (1, 1), (2, 0), (0, 3)])
+def test_fold_unpadded_is_fold_then_unpad(
+    spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple
+) -> None:
+    padding = tuple((pads[0], pads[1]) for _ in spatial)
+    x = _rand(2, 3, *spatial, seed=5)
+    padded = windows.pad(np, x, padding)
+    g = _rand(*windows.unfold(np, padded, kernel, stride, dilation).shape, seed=6)
+    expected = windows.unpad(windows.fold(np, g, padded.shape, kernel, stride, dilation), padding)
+    got = windows.fold_unpadded(np, g, x.shape, kernel, stride, dilation, padding)
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+    # into a given buffer (zeroed first), with the spatial axes in the middle, on strict
+    out = STRICT.asarray(np.full((3, *spatial, 2), 7.0))
+    moved = np.moveaxis(g, 0, 1 + len(spatial))  # (C, *out, N, *kernel)
+    got_t = windows.fold_unpadded(
+        STRICT.xp,
+        STRICT.asarray(moved),
+        out.shape,
+        kernel,
+        stride,
+        dilation,
+        padding,
+        axis=1,
+        out=out,
+    )
+    np.testing.assert_allclose(STRICT.to_host(got_t), np.moveaxis(expected, 0, -1), rtol=1e-14)
+
+
 def test_windows_with_the_spatial_axes_in_the_middle_match_the_default_layout() -> None:
     x = _rand(2, 3, 7, 9)  # (N, C, H, W)
     kernel, stride, dilation, padding = (2, 3), (2, 1), (1, 2), ((1, 0), (2, 2))
@@ -329,6 +358,70 @@ def test_a_second_forward_before_the_first_backward_leaves_it_intact() -> None:
     np.testing.assert_array_equal(back_first(dy), dx_alone)
     for name, p in layer.named_parameters().items():
         np.testing.assert_array_equal(p.grad, grads_alone[name])
+
+
+def test_the_patch_buffer_is_lent_to_one_call_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The patch matrices live in a workspace reused across steps: lent to a training
+    # forward, given back by its backward. A second forward while the first still holds
+    # its buffer gets another one; the next forward after a backward gets the same one.
+    lent: list[np.ndarray] = []
+    lend = windows.Workspace.lend
+
+    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any) -> Any:
+        array = lend(self, name, xp, shape, dtype)
+        if name == "cols":
+            lent.append(array)
+        return array
+
+    monkeypatch.setattr(windows.Workspace, "lend", spy)
+    layer, x = _build(Conv2D, GRID_2D[1])
+    x2 = _rand(*x.shape, seed=12)
+    dy = _rand(*layer(x).shape, seed=13)
+    _, back_alone = layer.forward(x2, train=True)
+    dx2_alone = back_alone(dy)
+    layer.zero_grad()
+    lent.clear()
+    _, back1 = layer.forward(x, train=True)
+    _, back2 = layer.forward(x2, train=True)  # while the first holds its buffer
+    assert len(lent) == 2 and not np.shares_memory(lent[0], lent[1])
+    back1(dy)
+    layer.forward(x, train=True)  # after a backward: that buffer again
+    assert lent[2] is lent[0]
+    layer.zero_grad()
+    np.testing.assert_array_equal(back2(dy), dx2_alone)  # untouched by the third call
+
+
+def test_a_second_backward_of_one_call_rebuilds_what_its_first_gave_back() -> None:
+    layer, x = _build(Conv2D, GRID_2D[3])
+    dy = _rand(*layer(x).shape, seed=14)
+    _, back = layer.forward(x, train=True)
+    dx = back(dy)
+    once = {k: p.grad.copy() for k, p in layer.named_parameters().items()}
+    layer.forward(_rand(*x.shape, seed=15), train=True)[1](dy)  # reuses the buffer
+    layer.zero_grad()
+    np.testing.assert_array_equal(back(dy), dx)
+    for name, p in layer.named_parameters().items():
+        np.testing.assert_array_equal(p.grad, once[name])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "strict"])
+def test_batches_whose_samples_span_4_kib_give_the_per_sample_numbers(backend: str) -> None:
+    # 2 x 16 x 16 float64 per sample (input and output): exactly 4 KiB, so moving the
+    # sample axis goes in blocks of samples; the numbers must be those of one sample at a time
+    be = nb.get_backend(backend)
+    with nb.use_backend(backend):
+        layer = Conv2D(2, 2, 3, padding=1, dtype="float64", rng=0)
+    x, dy = _rand(12, 2, 16, 16, seed=16), _rand(12, 2, 16, 16, seed=17)
+    y, back = layer.forward(be.asarray(x), train=True)
+    dx = be.to_host(back(be.asarray(dy)))
+    grads = {k: be.to_host(p.grad).copy() for k, p in layer.named_parameters().items()}
+    layer.zero_grad()
+    for i in range(len(x)):
+        y_i, back_i = layer.forward(be.asarray(x[i : i + 1]), train=True)
+        np.testing.assert_allclose(be.to_host(y)[i], be.to_host(y_i)[0], rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(dx[i], be.to_host(back_i(be.asarray(dy[i : i + 1])))[0])
+    for name, p in layer.named_parameters().items():
+        np.testing.assert_allclose(be.to_host(p.grad), grads[name], rtol=1e-12)
 
 
 def test_input_grad_false_returns_none_with_the_same_parameter_gradients() -> None:

@@ -208,6 +208,25 @@ def test_max_pool_1d_tie_in_overlapping_windows(nb_backend: Any) -> None:
     np.testing.assert_array_equal(nb_backend.to_host(dx), [[[0.0, 11.0, 100.0, 0.0, 0.0]]])
 
 
+def test_max_pool_with_nan_outputs_nan_and_sends_the_gradient_to_the_first_nan(
+    nb_backend: Any,
+) -> None:
+    nan = np.nan
+    x = np.array([[[[1.0, 9.0, 1.0, 2.0], [nan, nan, 3.0, nan]]]])  # windows 2x2, stride 2
+    y, backward = nb.layers.MaxPool2D(2).forward(nb_backend.asarray(x), train=True)
+    np.testing.assert_array_equal(nb_backend.to_host(y), [[[[nan, nan]]]])
+    dx = nb_backend.to_host(backward(nb_backend.asarray(np.array([[[[5.0, 7.0]]]]))))
+    expected = np.zeros((2, 4))
+    expected[1, 0], expected[1, 3] = 5.0, 7.0  # the first NaN in row-major window order
+    np.testing.assert_array_equal(dx[0, 0], expected)
+    # overlapping windows, 1-D (kernel 3, stride 1): [nan, 2, nan], [2, nan, 4], [nan, 4, 5]
+    x1 = nb_backend.asarray(np.array([[[nan, 2.0, nan, 4.0, 5.0]]]))
+    y1, back1 = nb.layers.MaxPool1D(3, stride=1).forward(x1, train=True)
+    assert np.isnan(nb_backend.to_host(y1)).all()
+    dx1 = back1(nb_backend.asarray(np.array([[[1.0, 10.0, 100.0]]])))
+    np.testing.assert_array_equal(nb_backend.to_host(dx1), [[[1.0, 0.0, 110.0, 0.0, 0.0]]])
+
+
 def test_max_pool_never_sends_gradient_into_the_padding() -> None:
     x = -1.0 - np.random.default_rng(0).random((2, 3, 5, 6))  # all negative, below the pad's 0
     layer = nb.layers.MaxPool2D(3, stride=2, padding=1)

@@ -9,7 +9,8 @@ check's results), ``tables``, ``profile_tables`` and ``console`` (the text outpu
 Worker side (``suite.py _worker SPEC``; NumPy, neuroback and maybe torch arrive through
 ``train_step.py`` once the thread variables are set): ``worker`` (the job and the timing
 loop), ``prepare`` (machine information, probes, the like-for-like check), ``steps``
-with ``steps_numpy``, ``steps_neuroback`` and ``steps_torch`` (the implementations).
+with ``steps_numpy``, ``steps_neuroback`` and ``steps_torch`` (the implementations), and
+``cnn`` (the convolutional cases, in neuroback and in PyTorch).
 
 Both: ``sizes`` (what is measured: sizes, implementations, targets), ``phases`` (the
 per-phase profile of neuroback's step), ``fitshare`` (the share of a fit epoch outside

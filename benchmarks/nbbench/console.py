@@ -7,7 +7,7 @@ from typing import Any
 
 from .checks import check_pairs, check_steps
 from .digits import DIGITS_HEADERS, digits_rows, digits_title
-from .memory import MEMORY_HEADERS, MEMORY_NOTE, memory_rows, memory_title
+from .memory import MEMORY_HEADERS, memory_note, memory_rows, memory_title
 from .profile_tables import (
     FIT_HEADERS,
     fit_share_rows,
@@ -47,6 +47,8 @@ def print_machine(run: dict[str, Any]) -> None:
         f"threads  : {run['threads']} per worker ({', '.join(THREAD_VARS)}, threadpoolctl, torch)"
     )
     print(f"coretype : {coretype_text(run)}")
+    if run["config"].get("malloc_top_pad") is not None:
+        print(f"malloc   : MALLOC_TOP_PAD_={run['config']['malloc_top_pad']} in every worker")
 
 
 def print_checks(checks: dict[str, Any]) -> None:
@@ -86,7 +88,7 @@ def print_phases(size: str, res: dict[str, Any], threads: int) -> None:
 def print_memory(size: str, res: dict[str, Any], threads: int) -> None:
     print(f"\n{memory_title(size, res, threads)}")
     print_rows([MEMORY_HEADERS, *memory_rows(res)])
-    print(f"  {MEMORY_NOTE}")
+    print(f"  {memory_note(size)}")
 
 
 def print_fit_share(res: dict[str, Any], threads: int) -> None:

@@ -1,6 +1,7 @@
 """The suite's run: for each thread count a preparation worker (machine, probes, check),
-then per size one fresh worker per (implementation, repetition) in rotating order, the
-phase profile of neuroback's step and its memory (medium, large), then the fit-epoch
+then per size one fresh worker per (implementation, repetition) in rotating order (at a
+CNN case, only the implementations that have a convolutional version), the phase profile
+of neuroback's step and its memory (medium, large and the CNN cases), then the fit-epoch
 share on the digits, the statistics, the printed tables and the targets; the JSON at the
 end. Never imports NumPy or torch (it cannot disturb the workers)."""
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .checks import check_failures
+from .cnn import is_cnn
 from .console import (
     print_checks,
     print_digits,
@@ -34,10 +36,13 @@ from .sizes import (
     ADAM_BETAS,
     ADAM_EPS,
     ADAM_LR,
+    CNN_MEMORY_SIZES,
+    CNN_SIZES,
     DIGITS_IMPLS,
     MEMORY_IMPLS,
     MEMORY_SIZES,
     MEMORY_STEPS,
+    MLP_ONLY_IMPLS,
     PHASE_IMPLS,
     SGD_LR,
     SIZES,
@@ -45,6 +50,7 @@ from .sizes import (
 from .stats import analyze_size, evaluate_targets
 
 SCHEMA = 1
+ALL_MEMORY_SIZES = (*MEMORY_SIZES, *CNN_MEMORY_SIZES)
 
 
 def rotated(items: list[str], k: int) -> list[str]:
@@ -83,7 +89,7 @@ def run_rotating(
 
 def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> dict[str, Any]:
     return {
-        "sizes": {s: {"widths": SIZES[s][0], "batch": SIZES[s][1]} for s in sizes},
+        "sizes": {s: size_config(s) for s in sizes},
         "impls": impls,
         "repetitions": args.reps,
         "target_s": args.target_s,
@@ -97,13 +103,24 @@ def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> 
         "quick": args.quick,
         "phases": args.phases,
         "memory": args.memory,
-        "memory_steps": {s: MEMORY_STEPS[s] for s in sizes if s in MEMORY_SIZES},
+        "memory_steps": {s: MEMORY_STEPS[s] for s in sizes if s in ALL_MEMORY_SIZES},
         "fit_share_epochs": args.fit_epochs if args.fit_share else None,
         "dtype": "float32",
         "loss": "MSE",
         "sgd_lr": SGD_LR,
         "adam": {"lr": ADAM_LR, "betas": ADAM_BETAS, "eps": ADAM_EPS},
+        **({"cnn_loss": "SoftmaxCrossEntropy, integer labels"} if any(map(is_cnn, sizes)) else {}),
+        **({"malloc_top_pad": args.malloc_top_pad} if args.malloc_top_pad is not None else {}),
     }
+
+
+def size_config(size: str) -> dict[str, Any]:
+    """What a size is, for the JSON: an MLP's widths and batch, or a CNN case's layers
+    (neuroback type and arguments) and input shape."""
+    if is_cnn(size):
+        layers, shape, _ = CNN_SIZES[size]
+        return {"layers": [[k, c] for k, c in layers], "input": list(shape), "batch": shape[0]}
+    return {"widths": SIZES[size][0], "batch": SIZES[size][1]}
 
 
 def run_suite(
@@ -135,7 +152,7 @@ def run_threads(
     args: argparse.Namespace, argv: list[str], config: dict[str, Any], threads: int
 ) -> dict[str, Any]:
     """One run (one thread count): prepare, check, every size, digits, targets."""
-    env = worker_env(threads, args.unset_coretype)
+    env = worker_env(threads, args.unset_coretype, args.malloc_top_pad)
     sizes, impls = list(config["sizes"]), config["impls"]
     prep_spec = {
         "kind": "prepare",
@@ -189,7 +206,13 @@ def run_threads(
                 "max_steps": args.max_steps,
             }
 
-        per_impl = run_rotating(available, args, env, time_spec, progress=size)
+        runnable = [i for i in available if not (is_cnn(size) and i in MLP_ONLY_IMPLS)]
+        per_impl = run_rotating(runnable, args, env, time_spec, progress=size)
+        for impl in available:
+            if impl not in runnable:  # no worker: nothing to time at a CNN case
+                why = f"{impl} has no convolutional version (MLP sizes only)"
+                per_impl[impl] = [{"status": "missing", "reason": why}]
+        per_impl = {i: per_impl[i] for i in available}  # the --impls order
         res_size = analyze_size(per_impl, args.bootstrap, args.seed)
         res_size["reps"] = per_impl if not args.no_samples else strip_samples(per_impl)
         run["sizes"][size] = res_size
@@ -205,7 +228,7 @@ def run_threads(
             res_size["phases"]["reps"] = per_impl
             print_phases(size, res_size["phases"], threads)
         measured = [i for i in MEMORY_IMPLS if i in available]
-        if args.memory and size in MEMORY_SIZES and measured:
+        if args.memory and size in ALL_MEMORY_SIZES and measured:
 
             def memory_spec(impl: str, rep: int, size: str = size) -> dict[str, Any]:
                 return {**time_spec(impl, rep, size, kind="memory"), "steps": MEMORY_STEPS[size]}

@@ -29,9 +29,9 @@ import statistics
 import time
 from typing import Any
 
-from .sizes import PHASE_IMPLS, PHASES, SIZES
+from .sizes import PHASE_IMPLS, PHASES
 from .stats import failed_summary, ok_reps, quantile
-from .steps_neuroback import build_trainer
+from .steps_neuroback import trainer_and_batch
 
 #: what a phase profile reports per implementation: the phases, then the whole step
 TIMED = (*PHASES, "train_step")
@@ -87,9 +87,8 @@ def profile_phases(ts: Any, spec: dict[str, Any]) -> dict[str, Any]:
     size, about ``target_s`` seconds of alternating phased and whole steps."""
     from neuroback.layer import run_backward
 
-    sizes, batch = SIZES[spec["size"]]
-    trainer = build_trainer(ts, sizes, spec["seed"], adam=spec["impl"] == "nb-trainer-adam")
-    x, y = ts.random_data(sizes, batch, spec["seed"])
+    adam = spec["impl"] == "nb-trainer-adam"
+    trainer, x, y = trainer_and_batch(ts, spec["size"], spec["seed"], adam)
     phased = phased_step_fn(trainer, run_backward)
     clock = time.perf_counter
 

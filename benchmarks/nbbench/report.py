@@ -13,7 +13,7 @@ from typing import Any
 
 from .checks import check_pair_text, check_pairs, check_steps
 from .digits import DIGITS_HEADERS, digits_rows, digits_title
-from .memory import MEMORY_HEADERS, MEMORY_NOTE, memory_rows, memory_targets, memory_title
+from .memory import MEMORY_HEADERS, memory_note, memory_rows, memory_targets, memory_title
 from .profile_tables import (
     FIT_HEADERS,
     anchor,
@@ -177,7 +177,13 @@ def results_lines(run: dict[str, Any]) -> list[str]:
         f"{c['repetitions']} repetition(s) per implementation and size, each a fresh "
         f"process, implementations in rotating order; about {c['target_s']:g} s of timed "
         f"steps per process ({c['min_steps']}..{c['max_steps']} steps). float32, MSE, "
-        f"SGD lr={c['sgd_lr']}, Adam lr={c['adam']['lr']}. Times are µs per step.",
+        f"SGD lr={c['sgd_lr']}, Adam lr={c['adam']['lr']}. Times are µs per step."
+        + (f" CNN cases: {c['cnn_loss']} instead of MSE." if c.get("cnn_loss") else "")
+        + (
+            f" Every worker ran with glibc's `MALLOC_TOP_PAD_={c['malloc_top_pad']}`."
+            if c.get("malloc_top_pad") is not None
+            else ""
+        ),
     ]
     for size, res in run["sizes"].items():
         lines += ["", f"### {size_title(size)}", ""]
@@ -191,7 +197,7 @@ def results_lines(run: dict[str, Any]) -> list[str]:
         if res.get("memory"):
             lines += ["", f"#### {memory_title(size, res['memory'], run['threads'])}", ""]
             lines += md_table(MEMORY_HEADERS, memory_rows(res["memory"]))
-            lines += ["", f"- {MEMORY_NOTE}"]
+            lines += ["", f"- {memory_note(size)}"]
     if run.get("fit_share"):
         lines += ["", f"### {fit_share_title(run['fit_share'])}", ""]
         lines += md_table(FIT_HEADERS, fit_share_rows(run["fit_share"]))

@@ -1,6 +1,7 @@
-"""What the suite measures: model sizes, hyperparameters, the implementations, the
-ratios that get a confidence interval, the performance targets, the like-for-like check
-and the optional digits comparison. Constants only."""
+"""What the suite measures: model sizes (the MLPs and the convolutional cases),
+hyperparameters, the implementations, the ratios that get a confidence interval, the
+performance targets, the like-for-like check and the optional digits comparison.
+Constants only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,51 @@ SIZES: dict[str, tuple[list[int], int]] = {
     "medium": ([784, 256, 256, 10], 128),
     "large": ([784, 1024, 1024, 10], 512),
 }
+
+#: the convolutional cases (``--sizes digits-cnn,lenet5``; not run by default): name ->
+#: (layers as (neuroback layer, its arguments), one batch's input shape, a short title).
+#: Softmax cross-entropy on integer labels in [0, CNN_CLASSES); PyTorch builds the same
+#: layers (``cnn.torch_module``) and starts from neuroback's weights.
+CNN_SIZES: dict[str, tuple[tuple[tuple[str, dict[str, int]], ...], tuple[int, ...], str]] = {
+    "digits-cnn": (
+        (
+            ("Conv2D", {"in_channels": 1, "out_channels": 16, "kernel_size": 3, "padding": 1}),
+            ("BatchNorm", {"num_features": 16}),
+            ("ReLU", {}),
+            ("Conv2D", {"in_channels": 16, "out_channels": 32, "kernel_size": 3, "padding": 1}),
+            ("BatchNorm", {"num_features": 32}),
+            ("ReLU", {}),
+            ("MaxPool2D", {"kernel_size": 2}),
+            ("Flatten", {}),
+            ("Dense", {"in_features": 512, "out_features": 10}),
+        ),
+        (64, 1, 8, 8),
+        "CNN conv3x3(16)-BN-ReLU-conv3x3(32)-BN-ReLU-maxpool2-dense(10) on 1x8x8",
+    ),
+    "lenet5": (
+        (
+            ("Conv2D", {"in_channels": 1, "out_channels": 6, "kernel_size": 5, "padding": 2}),
+            ("ReLU", {}),
+            ("MaxPool2D", {"kernel_size": 2}),
+            ("Conv2D", {"in_channels": 6, "out_channels": 16, "kernel_size": 5}),
+            ("ReLU", {}),
+            ("MaxPool2D", {"kernel_size": 2}),
+            ("Flatten", {}),
+            ("Dense", {"in_features": 400, "out_features": 120}),
+            ("ReLU", {}),
+            ("Dense", {"in_features": 120, "out_features": 84}),
+            ("ReLU", {}),
+            ("Dense", {"in_features": 84, "out_features": 10}),
+        ),
+        (128, 1, 28, 28),
+        "LeNet-5 conv5x5(6)-ReLU-maxpool2-conv5x5(16)-ReLU-maxpool2-dense(120-84-10) on 1x28x28",
+    ),
+}
+CNN_CLASSES = 10
+#: every size ``--sizes`` accepts (the default is the MLP sizes only)
+ALL_SIZES = (*SIZES, *CNN_SIZES)
+#: implementations without a convolutional twin (reported as missing at CNN sizes)
+MLP_ONLY_IMPLS = ("floor", "numpy", "numpy-adam")
 
 SGD_LR = 0.01  # train_step.LR
 ADAM_LR = 1e-3
@@ -77,6 +123,11 @@ TARGETS: list[tuple[str, str, str, float, bool]] = [
     ("nb-trainer-adam", "torch-adam", "medium", 1.0, True),
     ("nb-trainer-adam", "numpy-adam", "large", 1.05, False),
 ]
+#: the convolution issue's targets (same form; listed only in runs that include a CNN size)
+CNN_TARGETS: list[tuple[str, str, str, float, bool]] = [
+    ("nb-trainer-adam", "torch-adam", "digits-cnn", 1.0, True),
+    ("nb-trainer-adam", "torch-adam", "lenet5", 1.5, False),
+]
 
 #: the like-for-like check: neuroback -> what it is compared with, the hand-written
 #: NumPy twin first (it must agree within CHECK_TOLERANCE, or the suite stops)
@@ -110,6 +161,10 @@ FIT_EPOCHS = 5
 #: steps may show in all, and the bound on peak / theoretical working set
 MEMORY_SIZES = ("medium", "large")
 MEMORY_IMPLS = ("nb-trainer", "nb-trainer-adam")
-MEMORY_STEPS = {"medium": 20, "large": 10}
+MEMORY_STEPS = {"medium": 20, "large": 10, "digits-cnn": 20, "lenet5": 10}
+#: the CNN cases get the memory job too, whenever they run: growth is a target there (the
+#: same tolerance); peak / theoretical is reported, not judged (the convolutions' patch
+#: matrices are workspace that one output per layer does not count)
+CNN_MEMORY_SIZES = tuple(CNN_SIZES)
 MEMORY_GROWTH_TOLERANCE = 64 * 1024
 MEMORY_PEAK_BOUND = 1.2

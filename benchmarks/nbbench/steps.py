@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .sizes import SIZES
+from .cnn import cnn_data, is_cnn, nb_cnn_step, torch_cnn_step
+from .sizes import MLP_ONLY_IMPLS, SIZES
 from .steps_neuroback import nb_trainer
 from .steps_numpy import Floor, NumpyAdam, NumpySGD
 from .steps_torch import fused_adam_problem, torch_adam
@@ -18,6 +19,8 @@ class Missing(Exception):
 def build(ts: Any, impl: str, size: str, seed: int) -> tuple[Any, Any, Any, Any]:
     """(step, x, y, weights getter or None) for one implementation; identical initial
     weights everywhere (neuroback's, drawn from ``seed``)."""
+    if is_cnn(size):
+        return build_cnn(ts, impl, size, seed)
     np = ts.np
     sizes, batch = SIZES[size]
     x, y = ts.random_data(sizes, batch, seed)
@@ -44,3 +47,23 @@ def build(ts: Any, impl: str, size: str, seed: int) -> tuple[Any, Any, Any, Any]
     else:
         raise ValueError(f"unknown implementation {impl!r}")
     return step, xt, yt, lambda: ts.torch_weights(step.model)
+
+
+def build_cnn(ts: Any, impl: str, size: str, seed: int) -> tuple[Any, Any, Any, Any]:
+    """``build`` at a convolutional size (``cnn``): neuroback's Trainer or PyTorch's
+    modules, softmax cross-entropy on integer labels; no hand-written NumPy twin."""
+    if impl in MLP_ONLY_IMPLS:
+        raise Missing(f"{impl} has no convolutional version (MLP sizes only)")
+    x, y = cnn_data(ts, size, seed)
+    if impl in ("nb-trainer", "nb-trainer-adam"):
+        step, weights = nb_cnn_step(ts, size, seed, adam=impl == "nb-trainer-adam")
+        return step, x, y, weights
+    if ts.torch is None:
+        raise Missing("torch is not importable")
+    if impl == "torch-adam-fused":
+        problem = fused_adam_problem(ts.torch)
+        if problem:
+            raise Missing(problem)
+    kind = {"torch": "sgd", "torch-adam": "adam", "torch-adam-fused": "adam-fused"}[impl]
+    step, weights = torch_cnn_step(ts, size, seed, kind)
+    return step, ts.torch.from_numpy(x), ts.torch.from_numpy(y), weights

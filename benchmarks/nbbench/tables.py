@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from .protocol import CORETYPE
-from .sizes import IMPLS, SIZES
+from .sizes import CNN_SIZES, IMPLS, SIZES
 
 HEADERS = [
     "implementation",
@@ -34,6 +34,9 @@ def fmt_bytes(n: float | None) -> str:
 
 
 def size_title(size: str) -> str:
+    if size in CNN_SIZES:
+        _, shape, title = CNN_SIZES[size]
+        return f"{size}: {title}, batch {shape[0]}, softmax cross-entropy"
     widths, batch = SIZES[size]
     return f"{size}: MLP {'-'.join(map(str, widths))}, batch {batch}"
 

@@ -198,11 +198,19 @@ class BatchNorm(Layer):
 
     def _forward_channels(self, x: Array, *, train: bool) -> tuple[Array, Backward]:
         """``(N, C, L)`` or ``(N, C, H, W)`` input: statistics per channel over the batch and
-        every position (the module docstring's channel formulas)."""
+        every position (the module docstring's channel formulas).
+
+        Arranged for few passes over memory: the per-channel sums are products with a
+        vector of ones and the per-channel sums of products are batched dot products
+        (:func:`_channel_sums`, :func:`_channel_dots`: BLAS, no temporaries; a
+        reduction over the axes ``(0, 2, 3)`` was 2-4x slower), and :math:`\\hat x` is
+        never stored: with :math:`x_c = x - \\mu` (kept for backward),
+        :math:`y = x_c\\,(\\gamma s) + \\beta`, :math:`\\sum g \\hat x = s \\sum g\\, x_c` and
+        :math:`\\hat x\\,\\frac1m \\sum g \\hat x = x_c\\, \\frac{s}{m} \\sum g \\hat x`.
+        """
         xp = self.backend.xp
         gamma, beta = self.gamma, self.beta
         c = self.num_features
-        axes = (0, *range(2, x.ndim))  # every axis but the channels
         per_channel = (1, c) + (1,) * (x.ndim - 2)  # a (C,) vector, broadcast over x
         m = x.size // c  # values per channel: N * L, or N * H * W
         if train:
@@ -213,43 +221,39 @@ class BatchNorm(Layer):
                     f"shape {tuple(x.shape)}: {m} value{'' if m == 1 else 's'} per channel. Use a "
                     f"larger batch (or drop the last partial batch), or call it with train=False."
                 )
-            mean = x.mean(axis=axes, keepdims=True)
-            centered = x - mean
-            var = (centered * centered).mean(axis=axes, keepdims=True)
-            inv_std = 1.0 / xp.sqrt(var + self.eps)
-            x_hat = centered
-            x_hat *= inv_std
+            mean = _channel_sums(xp, x) / m
+            centered = x - mean.reshape(per_channel)  # x_c
+            var = _channel_dots(centered, centered) / m
+            inv_std = 1.0 / xp.sqrt(var + self.eps)  # s, (C,)
             running_mean, running_var = self.state("running_mean"), self.state("running_var")
             running_mean *= 1.0 - self.momentum
-            running_mean += self.momentum * mean.reshape(c)
+            running_mean += self.momentum * mean
             running_var *= 1.0 - self.momentum
-            running_var += (self.momentum * m / (m - 1)) * var.reshape(c)
+            running_var += (self.momentum * m / (m - 1)) * var
         else:
-            inv_std = (1.0 / xp.sqrt(self.state("running_var") + self.eps)).reshape(per_channel)
-            x_hat = (x - self.state("running_mean").reshape(per_channel)) * inv_std
-        if gamma is not None and beta is not None:
-            y = x_hat * gamma.value.reshape(per_channel) + beta.value.reshape(per_channel)
-        else:
-            y = x_hat
+            inv_std = 1.0 / xp.sqrt(self.state("running_var") + self.eps)
+            centered = x - self.state("running_mean").reshape(per_channel)
+        scale = gamma.value * inv_std if gamma is not None else inv_std  # gamma s, (C,)
+        y = centered * scale.reshape(per_channel)  # x_hat gamma
+        if beta is not None:
+            y += beta.value.reshape(per_channel)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
             self.check_gradient(dy, y)
-            sum_dy = dy.sum(axis=axes)  # (C,)
-            sum_dy_xhat = (dy * x_hat).sum(axis=axes)
+            sum_dy = _channel_sums(xp, dy)  # (C,)
+            sum_dy_xhat = _channel_dots(dy, centered) * inv_std
             if gamma is not None and beta is not None:
                 gamma.accumulate(sum_dy_xhat)
                 beta.accumulate(sum_dy)
-                scale = gamma.value.reshape(per_channel) * inv_std
-            else:
-                scale = inv_std
             if not input_grad:
                 return None
             if not train:
-                return dy * scale
-            dx = x_hat * (sum_dy_xhat / m).reshape(per_channel)
+                return dy * scale.reshape(per_channel)
+            # dx = gamma s (g - sum(g)/m - x_hat sum(g x_hat)/m), x_hat = x_c s
+            dx = centered * (inv_std * sum_dy_xhat / m).reshape(per_channel)
             dx += (sum_dy / m).reshape(per_channel)
             xp.subtract(dy, dx, out=dx)
-            dx *= scale
+            dx *= scale.reshape(per_channel)
             return dx
 
         return y, backward
@@ -262,6 +266,26 @@ class BatchNorm(Layer):
             "affine": self.gamma is not None,
             "dtype": self.dtype.name,
         }
+
+
+def _channel_sums(xp: Any, a: Array) -> Array:
+    """:math:`\\sum_{n,j} a_{n,c,j}` for ``a`` of shape ``(N, C, *spatial)``: shape ``(C,)``.
+
+    One matrix-vector product, ``a`` as ``(N C) x S`` rows times a vector of ones, then the
+    ``N`` partial sums of each channel added.
+    """
+    n, c = a.shape[0], a.shape[1]
+    rows = a.reshape(n * c, -1)
+    return (rows @ xp.ones(rows.shape[1], dtype=a.dtype)).reshape(n, c).sum(axis=0)
+
+
+def _channel_dots(a: Array, b: Array) -> Array:
+    """:math:`\\sum_{n,j} a_{n,c,j}\\, b_{n,c,j}` for two ``(N, C, *spatial)`` arrays:
+    shape ``(C,)``. One batched product of the ``N C`` rows (a dot product each, no
+    temporary of ``a``'s size), then the ``N`` partial sums of each channel added."""
+    n, c = a.shape[0], a.shape[1]
+    rows_a, rows_b = a.reshape(n, c, 1, -1), b.reshape(n, c, -1, 1)
+    return (rows_a @ rows_b).reshape(n, c).sum(axis=0)
 
 
 def _positions(ndim: int) -> str:

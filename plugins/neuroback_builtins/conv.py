@@ -41,17 +41,37 @@ shape of :math:`Y_g`:
 
 where :math:`U^\top` (:func:`~neuroback_builtins.windows.fold`) adds every patch
 entry back onto the input element it was read from (one strided addition per kernel
-offset), and unpad drops the border. All groups go through one batched matrix
+offset), and unpad drops the border (both at once, without summing the border:
+:func:`~neuroback_builtins.windows.fold_unpadded`). All groups go through one batched matrix
 product (a stack of :math:`G`), so the forward pass is one product and the backward
 pass two (weights, input); the input product and the fold are skipped when
 ``backward(dy, input_grad=False)``.
 
 The sample axis is kept last inside the layer (the padded input is copied once to
-``(G, C/G, *spatial, N)``): each of the fold's additions then runs over rows of
-``out_width * N`` contiguous numbers instead of ``out_width``, about 3x faster on
-NumPy for small images. Where BLAS is faster with an operand transposed, the code
-computes the transpose of a product (:math:`Y_g^\top = X_g^\top W_g^\top`); the
-numbers are the same.
+``(G, C/G, *spatial, N)``): the patch copy and each of the fold's additions then run
+over rows of ``out_width * N`` contiguous numbers instead of ``out_width`` (keeping
+the samples first, or the channels last, made them slower on NumPy, up to 14x for the
+fold, at the small images and channel counts of LeNet-5 and the digits CNN).
+:math:`Y_g = W_g X_g` comes out laid out ``(O/G, P, N)``, and one pass moves the samples
+back to the front and adds the bias; :math:`\Delta_g` is ``dy`` with the samples moved
+last. Where BLAS is faster with an operand transposed, the code computes the transpose
+of a product (:math:`\partial L/\partial W_g^\top = X_g \Delta_g^\top`); the numbers
+are the same.
+
+**Memory.** The patch matrices hold :math:`K` copies of the (padded) input, the
+largest arrays of a step (LeNet-5's first layer: 10 MB of patches for a 0.4 MB
+batch). They, and the layer's scratch arrays (:math:`\tilde x` with the samples last,
+:math:`Y_g`, :math:`\Delta_g`, the folded gradient), come from a
+:class:`~neuroback_builtins.windows.Workspace` and are reused from step to step instead
+of being allocated anew: under glibc's defaults, fresh pages on every step cost about
+5-8% of the digits CNN's step. (Sharing one buffer between :math:`\tilde x` and the folded
+gradient and one between :math:`Y_g` and :math:`\Delta_g` saves memory, 3.7 MiB of
+LeNet-5's peak, but made the digits CNN's step about 9% slower in the suite: more pages
+freed and faulted in again each step.) The patch buffer is lent to one training forward
+and given back by its backward (which first reuses it for :math:`W_g^\top \Delta_g`); a
+second forward before that backward gets a buffer of its own, and a second backward of
+the same call rebuilds the patches from the input. Outputs and input gradients are
+always new arrays.
 
 ``padding="same"`` pads :math:`d\,(k-1)` in total per axis, the extra one on the high
 side when it is odd (as PyTorch does); it needs stride 1.
@@ -107,6 +127,7 @@ class _ConvND(Layer):
     ) -> None:
         super().__init__(backend=backend)
         name, dims = type(self).__name__, self.dims
+        self._work = windows.Workspace()  # buffers reused from call to call (patch matrices)
         self.in_channels = checks.positive_int(in_channels, f"{name} in_channels")
         self.out_channels = checks.positive_int(out_channels, f"{name} out_channels")
         self.groups = checks.positive_int(groups, f"{name} groups")
@@ -202,49 +223,80 @@ class _ConvND(Layer):
         dims = self.dims
         self.check_input(x, ndim=dims + 2, features=self.in_channels, dtype=self.dtype)
         xp = self.backend.xp
-        out = self._output_spatial(tuple(x.shape[2:]))
-        n, groups = x.shape[0], self.groups
+        spatial = tuple(x.shape[2:])
+        out = self._output_spatial(spatial)
+        n, groups, dtype = x.shape[0], self.groups, x.dtype
         c_g, o_g = self.in_channels // groups, self.out_channels // groups
         kernel, stride, dilation = self.kernel_size, self.stride, self.dilation
+        padding = self.padding
         positions, taps = math.prod(out), math.prod(kernel)
-        spatial = tuple(range(3, 3 + dims))  # in (N, G, C/G, *spatial)
-        to_batch_last = (1, 2, *spatial, 0)  # (G, C/G, *spatial, N): long rows for fold
-        # x~, padded, as one contiguous (G, C/G, *padded, N) array
-        x_t = x.reshape(n, groups, c_g, *x.shape[2:]).transpose(to_batch_last)
-        x_t = xp.ascontiguousarray(windows.pad(xp, x_t, self.padding, axis=2))
-        padded_shape = tuple(x_t.shape)
-        # U(x~), a view (G, C/G, *out, N, *kernel), copied to the patch matrices X_g
-        # laid out (G, C/G, *kernel, *out, N): row (c, q), column (p, n)
-        win = windows.unfold(xp, x_t, kernel, stride, dilation, axis=2)
-        to_cols = (0, 1, *range(3 + dims, 3 + 2 * dims), *range(2, 3 + dims))
-        cols = xp.ascontiguousarray(win.transpose(to_cols))
-        cols = cols.reshape(groups, c_g * taps, positions * n)
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding, strict=True))
+        in_shape = (groups, c_g, *padded, n)  # x~ laid out (G, C/G, *padded, N)
+        out_shape = (groups, o_g, positions * n)
+        cols_shape = (groups, c_g * taps, positions * n)  # the patch matrices X_g
+        work = self._work
+
+        def patches(cols: Array) -> Array:
+            """X_g: U(x~) (a view (G, C/G, *out, N, *kernel)) copied into ``cols``, laid
+            out (G, C/G, *kernel, *out, N): row (c, q), column (p, n)."""
+            x_t = work.lend("x_t", xp, in_shape, dtype)
+            windows.zero_border(x_t, padding, axis=2)  # the interior is written next
+            interior = windows.unpad(x_t, padding, axis=2)
+            _move_samples_last(interior, x.reshape(n, groups, c_g, *spatial))
+            win = windows.unfold(xp, x_t, kernel, stride, dilation, axis=2)
+            cols.reshape(groups, c_g, *kernel, *out, n)[...] = win.transpose(_TO_COLS[dims])
+            work.give_back("x_t", x_t)
+            return cols
+
+        # X_g, lent by the workspace until this call's backward (train) or new (inference)
+        cols = work.lend("cols", xp, cols_shape, dtype) if train else xp.empty(cols_shape, dtype)
+        held = [patches(cols)]
         W = self.W.value
         W_g = W.reshape(groups, o_g, c_g * taps)
         b = self.b
-        y_t = cols.transpose(0, 2, 1) @ W_g.transpose(0, 2, 1)  # Y_g^T = X_g^T W_g^T (faster)
-        y = xp.ascontiguousarray(y_t.reshape(groups, positions, n, o_g).transpose(2, 0, 3, 1))
-        y = y.reshape(n, self.out_channels, *out)
+        Y = work.lend("Y", xp, out_shape, dtype)
+        xp.matmul(W_g, held[0], out=Y)  # Y_g = W_g X_g: one product for all groups
+        # y (N, O, *out) = Y_g + b, the sample axis moved back to the front (one pass)
+        y = xp.empty((n, self.out_channels, *out), dtype=dtype)
+        y_g = y.reshape(n, groups, o_g, positions)
+        Y_t = Y.reshape(groups, o_g, positions, n).transpose(3, 0, 1, 2)
         if b is not None:
-            y += b.value.reshape(self.out_channels, *(1,) * dims)
+            xp.add(Y_t, b.value.reshape(groups, o_g, 1), out=y_g)
+        else:
+            y_g[...] = Y_t
+        work.give_back("Y", Y)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
             self.check_gradient(dy, y)
-            delta = dy.reshape(n, groups, o_g, positions).transpose(1, 2, 3, 0)
-            delta = xp.ascontiguousarray(delta).reshape(groups, o_g, positions * n)  # Delta_g
+            # X_g; a second backward of this call rebuilds it (the first gave it back)
+            X = held.pop() if held else patches(xp.empty(cols_shape, dtype))
+            delta_g = work.lend("delta", xp, out_shape, dtype)
+            delta = delta_g.reshape(groups, o_g, positions, n)
+            _move_samples_last(delta, dy.reshape(n, groups, o_g, positions))  # Delta_g
             # dW_g = Delta_g X_g^T, computed as (X_g Delta_g^T)^T: the faster BLAS call
-            dW_t = cols @ delta.transpose(0, 2, 1)
+            dW_t = X @ delta_g.transpose(0, 2, 1)
             self.W.accumulate(dW_t.transpose(0, 2, 1).reshape(W.shape))
             if b is not None:
                 b.accumulate_sum(delta.reshape(self.out_channels, positions * n), axis=1)
             if not input_grad:
+                work.give_back("delta", delta_g)
+                work.give_back("cols", X)
                 return None
-            d_cols = W_g.transpose(0, 2, 1) @ delta  # dX_g = W_g^T Delta_g
-            d_win = d_cols.reshape(groups, c_g, *kernel, *out, n).transpose(_inverse(to_cols))
-            d_t = windows.fold(xp, d_win, padded_shape, kernel, stride, dilation, axis=2)
-            d_t = windows.unpad(d_t, self.padding, axis=2)  # (G, C/G, *spatial, N)
-            dx = xp.ascontiguousarray(d_t.transpose(_inverse(to_batch_last)))
-            return dx.reshape(x.shape)
+            # dX_g = W_g^T Delta_g, written over X_g (no longer needed), then folded
+            d_cols = xp.matmul(W_g.transpose(0, 2, 1), delta_g, out=X)
+            work.give_back("delta", delta_g)
+            d_win = d_cols.reshape(groups, c_g, *kernel, *out, n).transpose(_FROM_COLS[dims])
+            # unpad(U^T(dX)), laid out (G, C/G, *spatial, N): the border is never summed
+            d_pad = work.lend("d_t", xp, in_shape, dtype)
+            d_t = windows.unpad(d_pad, padding, axis=2)
+            windows.fold_unpadded(
+                xp, d_win, d_t.shape, kernel, stride, dilation, padding, axis=2, out=d_t
+            )
+            work.give_back("cols", X)
+            dx = xp.empty(x.shape, dtype=dtype)  # (N, C, *spatial), the samples first again
+            dx.reshape(n, groups, c_g, *spatial)[...] = d_t.transpose(_SAMPLES_FIRST[dims])
+            work.give_back("d_t", d_pad)
+            return dx
 
         return y, backward
 
@@ -276,6 +328,35 @@ def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
     for i, axis in enumerate(order):
         inverse[axis] = i
     return tuple(inverse)
+
+
+#: per number of spatial axes d: the window view (G, C/G, *out, N, *kernel) -> the patch
+#: layout (G, C/G, *kernel, *out, N), its inverse, and (G, C/G, *spatial, N) -> (N, G, ...)
+_TO_COLS = {d: (0, 1, *range(3 + d, 3 + 2 * d), *range(2, 3 + d)) for d in (1, 2)}
+_FROM_COLS = {d: _inverse(order) for d, order in _TO_COLS.items()}
+_SAMPLES_FIRST = {d: (2 + d, 0, 1, *range(2, 2 + d)) for d in (1, 2)}
+
+#: samples moved per copy in _move_samples_last when a sample spans a multiple of 4 KiB
+_SAMPLE_BLOCK = 8
+
+
+def _move_samples_last(dst: Array, src: Array) -> None:
+    """``dst[..., i] = src[i, ...]``: ``src`` ``(N, *rest)`` copied into ``dst`` ``(*rest, N)``.
+
+    NumPy copies in ``dst``'s order, so consecutive reads of ``src`` are one sample
+    apart. When a sample spans a multiple of 4 KiB (64 samples of 16 x 8 x 8 float32, a
+    common case), those reads all fall into the same few cache sets and evict each
+    other: the copy ran about 3x slower. Copying ``_SAMPLE_BLOCK`` samples at a time
+    keeps the lines in use within the L1 cache's ways. Other sizes are copied at once
+    (blocks were slower there).
+    """
+    n = src.shape[0]
+    moved = src.transpose(*range(1, src.ndim), 0)
+    if n <= _SAMPLE_BLOCK or src.strides[0] % 4096:
+        dst[...] = moved
+        return
+    for start in range(0, n, _SAMPLE_BLOCK):
+        dst[..., start : start + _SAMPLE_BLOCK] = moved[..., start : start + _SAMPLE_BLOCK]
 
 
 @final

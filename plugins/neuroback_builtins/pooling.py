@@ -19,9 +19,19 @@ maximum in window :math:`W_q` (row-major window order, as PyTorch picks on ties)
     y_q = \max_{i \in W_q} \tilde x_i, \qquad
     \frac{\partial L}{\partial x_i} = \sum_{q \,:\, a_q = i} \frac{\partial L}{\partial y_q}
 
-A window's whole gradient goes to its argmax: a one-hot over the window times
-:math:`\partial L/\partial y_q`, folded back onto the input (the adjoint of the
-window view), then the padding is cut off.
+A window's whole gradient goes to its argmax. The computation runs per kernel offset
+:math:`o` (:func:`~.windows.offsets`, :math:`\prod k` of them), never per window: the
+window elements at offset :math:`o` of every window form one array of the output's
+shape (:func:`~.windows.at_offset`), copied once into a contiguous slab. Scanning the
+offsets from the last to the first, offset :math:`o` becomes the running argmax where
+its value is :math:`\ge` the running maximum (so ties end at the first) or NaN. The
+forward keeps only :math:`a_q` (one byte per output for up to 256 offsets). Backward,
+offset :math:`o` writes :math:`[a_q = o]\, \partial L/\partial y_q` at the input
+elements it read (adds, where windows overlap), then the padding is cut off. On NumPy
+this is a few passes over contiguous arrays per offset; reducing a copy of the
+``(..., kernel)`` windows over their short last axis instead (an argmax and a max, then
+a one-hot and a fold) pays a loop start-up per window and was about 10x slower on
+LeNet-5's pooling layers.
 
 A window whose inputs are all :math:`-\infty` sends its gradient to its first input
 element (never to the padding), as PyTorch's does. With NaN in a window the output is
@@ -56,13 +66,23 @@ import numpy as np
 from neuroback import Array, BackendLike, Backward, Layer
 from neuroback.errors import ShapeError
 
-from .windows import as_tuple, fold, output_size, pad, unfold, unpad, window_count
+from .windows import (
+    Workspace,
+    as_tuple,
+    at_offset,
+    fold,
+    offsets,
+    output_size,
+    pad,
+    unfold,
+    unpad,
+    window_count,
+)
 
 __all__ = ["AvgPool1D", "AvgPool2D", "GlobalAvgPool", "MaxPool1D", "MaxPool2D"]
 
-#: The gradient of a pooling's output, mapped to the gradient of its windows
-#: (shape ``(N, C, *out, *kernel)``), before it is folded back onto the input.
-WindowGrad = Callable[[Array], Array]
+#: The gradient of a pooling's output, mapped to the gradient of its padded input.
+PaddedGrad = Callable[[Array], Array]
 
 _AXES = {1: ("length",), 2: ("height", "width")}
 
@@ -86,6 +106,7 @@ class _Pool(Layer):
     ) -> None:
         super().__init__(backend=backend)
         name = type(self).__name__
+        self._work = Workspace()  # scratch reused from call to call (max pooling's slabs)
         self.kernel_size = as_tuple(kernel_size, self.dims, f"{name} kernel_size")
         self.stride = (
             self.kernel_size if stride is None else as_tuple(stride, self.dims, f"{name} stride")
@@ -109,21 +130,22 @@ class _Pool(Layer):
         padded = pad(xp, x, pads, self.pad_value)
         padded_shape = tuple(padded.shape)
         windows = unfold(xp, padded, self.kernel_size, self.stride, ones)
-        y, window_grad = self._reduce(xp, windows)
+        y, padded_grad = self._reduce(xp, windows, padded_shape)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array | None:
             self.check_gradient(dy, y)
             if not input_grad:
                 return None  # no parameters: nothing else to compute
-            grad = fold(xp, window_grad(dy), padded_shape, self.kernel_size, self.stride, ones)
-            return unpad(grad, pads)
+            return unpad(padded_grad(dy), pads)
 
         return y, backward
 
     @abstractmethod
-    def _reduce(self, xp: Any, windows: Array) -> tuple[Array, WindowGrad]:
+    def _reduce(
+        self, xp: Any, windows: Array, padded_shape: tuple[int, ...]
+    ) -> tuple[Array, PaddedGrad]:
         """Pool ``windows`` ``(N, C, *out, *kernel)`` to ``y`` ``(N, C, *out)``; return ``y``
-        and the map from ``dL/dy`` to the gradient of the windows."""
+        and the map from ``dL/dy`` to the gradient of the padded input (``padded_shape``)."""
 
     def _check_fits(self, shape: tuple[int, ...]) -> None:
         for axis, n, k, s, p in zip(
@@ -148,20 +170,58 @@ class _Pool(Layer):
 class _MaxPool(_Pool):
     pad_value = -math.inf
 
-    def _reduce(self, xp: Any, windows: Array) -> tuple[Array, WindowGrad]:
-        shape = tuple(windows.shape)
-        size = window_count(self.kernel_size)
-        flat = windows.reshape((*shape[: -self.dims], size))  # a copy: windows overlap
-        first = flat.argmax(axis=-1)  # the first maximum in row-major window order
-        y = flat.max(axis=-1)
+    def _reduce(
+        self, xp: Any, windows: Array, padded_shape: tuple[int, ...]
+    ) -> tuple[Array, PaddedGrad]:
+        kernel, stride, ones = self.kernel_size, self.stride, (1,) * self.dims
+        taps = offsets(kernel)  # row-major: the order "first maximum" refers to
+        last = len(taps) - 1
+        out = tuple(windows.shape[2 : 2 + self.dims])
+        shape = tuple(windows.shape[: 2 + self.dims])  # (N, C, *out)
+        # the window elements, one contiguous (N, C, *out) slab per kernel offset (one
+        # strided copy each), so that everything below runs over contiguous memory
+        taps_x = self._work.lend("taps", xp, (len(taps), *shape), windows.dtype)
+        for k, tap in enumerate(taps):
+            taps_x[k] = windows[(Ellipsis, *tap)]
+        # y and the offset of the first maximum, from the last offset back to the first:
+        # offset k replaces the running one where it is >= the running maximum (ties go
+        # to the earlier offset) or NaN (the earliest NaN wins; maximum() keeps a NaN,
+        # and no number is >= NaN)
+        y = taps_x[last].copy()
+        first = xp.full(shape, last, dtype=xp.uint8 if last < 256 else xp.int32)
+        take = xp.empty(shape, dtype=bool)
+        nan = xp.empty(shape, dtype=bool)
+        step = xp.empty_like(first)
+        for k in range(last - 1, -1, -1):
+            v = taps_x[k]
+            xp.greater_equal(v, y, out=take)
+            xp.logical_or(take, xp.isnan(v, out=nan), out=take)
+            # first = k where take, as integer arithmetic (first > k here): a masked
+            # copy (copyto with where=) is many times slower on NumPy
+            xp.subtract(first, k, out=step)
+            step *= take
+            first -= step
+            xp.maximum(y, v, out=y)
+        self._work.give_back("taps", taps_x)
         if any(self.padding):  # a window of -inf inputs: its first input, never the padding
-            first = xp.where(y == -math.inf, self._first_input(xp, shape[2 : 2 + self.dims]), first)
+            first = xp.where(y == -math.inf, self._first_input(xp, out), first)
 
-        def window_grad(dy: Array) -> Array:
-            one_hot = xp.arange(size) == first[..., None]
-            return (one_hot * dy[..., None]).reshape(shape)
+        def padded_grad(dy: Array) -> Array:
+            # every window sends dy to its first maximum: per offset k, the windows whose
+            # first maximum is k write (or add, where windows overlap) dy at that offset
+            grad = xp.zeros(padded_shape, dtype=dy.dtype)
+            overlap = any(s < k for s, k in zip(stride, kernel, strict=True))
+            hit = xp.empty(shape, dtype=bool)
+            for k, tap in enumerate(taps):
+                target = at_offset(grad, tap, stride, ones, out)
+                xp.equal(first, k, out=hit)
+                if overlap:
+                    target += dy * hit
+                else:  # each input element in at most one window: written once
+                    xp.multiply(dy, hit, out=target)
+            return grad
 
-        return y, window_grad
+        return y, padded_grad
 
     def _first_input(self, xp: Any, out: tuple[int, ...]) -> Array:
         r"""The row-major window index of each window's first input (not padding) element,
@@ -179,16 +239,20 @@ class _MaxPool(_Pool):
 class _AvgPool(_Pool):
     pad_value = 0.0
 
-    def _reduce(self, xp: Any, windows: Array) -> tuple[Array, WindowGrad]:
+    def _reduce(
+        self, xp: Any, windows: Array, padded_shape: tuple[int, ...]
+    ) -> tuple[Array, PaddedGrad]:
         shape = tuple(windows.shape)
         size = window_count(self.kernel_size)
         y = windows.mean(axis=tuple(range(-self.dims, 0)))  # padding counts in |W|
         spread = (Ellipsis, *(None,) * self.dims)
+        kernel, stride, ones = self.kernel_size, self.stride, (1,) * self.dims
 
-        def window_grad(dy: Array) -> Array:
-            return xp.broadcast_to((dy / size)[spread], shape)  # read only by fold
+        def padded_grad(dy: Array) -> Array:
+            window_grad = xp.broadcast_to((dy / size)[spread], shape)  # read only by fold
+            return fold(xp, window_grad, padded_shape, kernel, stride, ones)
 
-        return y, window_grad
+        return y, padded_grad
 
 
 def _plain(values: tuple[int, ...]) -> int | list[int]:

@@ -30,9 +30,11 @@ overlapping windows add up:
     U^\top(G)_{n,c,i} = \sum_{p,k \,:\, s \odot p + d \odot k = i} G_{n,c,p,k}
 
 :func:`fold` computes it with one strided slice ``+=`` per kernel offset :math:`k`
-(all output positions at once), so :math:`\prod k` vectorised additions and never a
-loop over positions, nor ``np.add.at``. :func:`unpad` then drops the padded border
-(the adjoint of :func:`pad`).
+(all output positions at once, :func:`at_offset`), so :math:`\prod k` vectorised
+additions and never a loop over positions, nor ``np.add.at``. :func:`unpad` then drops
+the padded border (the adjoint of :func:`pad`); :func:`fold_unpadded` does both without
+summing the border. :func:`offsets` lists the kernel offsets in a window's row-major
+order, and a :class:`Workspace` keeps a layer's scratch arrays from one call to the next.
 
 Every function takes ``xp`` (the backend's array module: NumPy, CuPy or the strict
 test backend) and uses only calls CuPy 13 offers too
@@ -63,14 +65,19 @@ import numpy as np
 from neuroback import Array
 
 __all__ = [
+    "Workspace",
     "as_tuple",
+    "at_offset",
     "effective_kernel",
     "fold",
+    "fold_unpadded",
+    "offsets",
     "output_size",
     "pad",
     "unfold",
     "unpad",
     "window_count",
+    "zero_border",
 ]
 
 Padding = tuple[tuple[int, int], ...]
@@ -154,6 +161,28 @@ def pad(
     return out
 
 
+def zero_border(x_padded: Array, padding: Padding, *, axis: int | None = None) -> None:
+    """Write zeros into the border :func:`pad` adds (``padding``, ``axis`` as there),
+    in place, leaving the interior alone: a reused buffer whose interior is about to be
+    overwritten needs no full fill.
+
+    >>> import numpy as np
+    >>> a = np.ones((1, 4, 5))
+    >>> zero_border(a, ((1, 1), (0, 2)))
+    >>> a[0]
+    array([[0., 0., 0., 0., 0.],
+           [1., 1., 1., 0., 0.],
+           [1., 1., 1., 0., 0.],
+           [0., 0., 0., 0., 0.]])
+    """
+    first = _first_spatial(x_padded.ndim, len(padding), axis)
+    for i, (lo, hi) in enumerate(padding):
+        size = x_padded.shape[first + i]
+        for side in (slice(0, lo), slice(size - hi, size)):
+            if side.stop > side.start:
+                x_padded[_at_spatial(x_padded.ndim, first + i, [side])] = 0
+
+
 def unpad(x_padded: Array, padding: Padding, *, axis: int | None = None) -> Array:
     """The view of ``x_padded`` without its padded border (the adjoint of :func:`pad`;
     ``axis`` as there)."""
@@ -211,26 +240,158 @@ def fold(
     dilation: Sequence[int],
     *,
     axis: int | None = None,
+    out: Array | None = None,
 ) -> Array:
     """:math:`U^\\top(G)`: the ``padded_shape`` array where every window element of
     ``grad_windows`` (shape ``(N, C, *out, *kernel)``, or as :func:`unfold` lays it out
-    for ``axis``) is added to the input element it was read from.
+    for ``axis``) is added to the input element it was read from; written into ``out``
+    (zeroed first) when given.
 
-    One strided ``+=`` per kernel offset, :math:`\\prod k` in all. The additions are
-    fastest when the axes after the spatial ones are long and contiguous (which is
-    why Conv2D folds a ``(G, C, *spatial, N)`` layout).
+    One strided ``+=`` per kernel offset (:func:`at_offset`), :math:`\\prod k` in all. The
+    additions are fastest when the axes after the spatial ones are long and contiguous
+    (which is why Conv2D folds a ``(G, C, *spatial, N)`` layout).
     """
     dims = len(kernel)
     first = _first_spatial(len(padded_shape), dims, axis)
-    out_sizes = grad_windows.shape[first : first + dims]
-    out = xp.zeros(tuple(padded_shape), dtype=grad_windows.dtype)
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        target = [
-            slice(o * d, o * d + s * (n - 1) + 1, s)
-            for o, d, s, n in zip(offset, dilation, stride, out_sizes, strict=True)
-        ]
-        out[_at_spatial(out.ndim, first, target)] += grad_windows[(Ellipsis, *offset)]
+    out_sizes = tuple(grad_windows.shape[first : first + dims])
+    if out is None:
+        out = xp.zeros(tuple(padded_shape), dtype=grad_windows.dtype)
+    else:
+        out[...] = 0
+    for offset in offsets(kernel):
+        target = at_offset(out, offset, stride, dilation, out_sizes, axis=first)
+        target += grad_windows[(Ellipsis, *offset)]
     return out
+
+
+def fold_unpadded(
+    xp: Any,
+    grad_windows: Array,
+    shape: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    padding: Padding,
+    *,
+    axis: int | None = None,
+    out: Array | None = None,
+) -> Array:
+    """``unpad(fold(...), padding)`` of the unpadded ``shape``, without the border: per
+    kernel offset only the output positions whose element lies inside the input are
+    added (the border's sums would be cut off anyway). Into ``out`` (zeroed first)
+    when given; ``axis`` as for :func:`fold`.
+
+    Per axis, offset :math:`q` of output position :math:`p` reads input element
+    :math:`i = s p + d q - \\text{lo}`, inside the input for
+    :math:`\\lceil (\\text{lo} - d q)/s \\rceil \\le p \\le
+    \\lfloor (\\text{size} - 1 + \\text{lo} - d q)/s \\rfloor`.
+    """
+    dims = len(kernel)
+    first = _first_spatial(len(shape), dims, axis)
+    out_sizes = tuple(grad_windows.shape[first : first + dims])
+    sizes = tuple(shape[first : first + dims])
+    if out is None:
+        out = xp.zeros(tuple(shape), dtype=grad_windows.dtype)
+    else:
+        out[...] = 0
+    for offset in offsets(kernel):
+        source, target = [], []
+        for q, d, s, n, size, (lo, _) in zip(
+            offset, dilation, stride, out_sizes, sizes, padding, strict=True
+        ):
+            start = -((d * q - lo) // s)  # the first p inside: ceil((lo - d q) / s)
+            p_lo, p_hi = max(0, start), min(n, (size - 1 + lo - d * q) // s + 1)
+            if p_hi <= p_lo:
+                break
+            i_lo = s * p_lo + d * q - lo
+            source.append(slice(p_lo, p_hi))
+            target.append(slice(i_lo, i_lo + s * (p_hi - p_lo - 1) + 1, s))
+        else:
+            at = _at_spatial(out.ndim, first, target)
+            out[at] += grad_windows[(*_at_spatial(out.ndim, first, source), *offset)]
+    return out
+
+
+def offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every kernel offset :math:`k`, in row-major order (the order of a window's
+    flattened elements).
+
+    >>> offsets((2, 3))
+    [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    """
+    return list(itertools.product(*(range(k) for k in kernel)))
+
+
+def at_offset(
+    x_padded: Array,
+    offset: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+    *,
+    axis: int | None = None,
+) -> Array:
+    """The strided view of the elements kernel offset :math:`k` reads for every output
+    position :math:`p`, :math:`\\tilde x_{n,c,\\,s \\odot p + d \\odot k}`: shape
+    ``(N, C, *out)``, equal to ``unfold(...)[..., *offset]``, and writable (what
+    :func:`fold` adds into). ``axis`` as for :func:`pad`.
+
+    >>> import numpy as np
+    >>> at_offset(np.arange(10), (1,), (4,), (1,), (3,), axis=0)
+    array([1, 5, 9])
+    """
+    first = _first_spatial(x_padded.ndim, len(offset), axis)
+    target = [
+        slice(o * d, o * d + s * (n - 1) + 1, s)
+        for o, d, s, n in zip(offset, dilation, stride, out, strict=True)
+    ]
+    return x_padded[_at_spatial(x_padded.ndim, first, target)]
+
+
+class Workspace:
+    """Arrays a layer reuses from one call to the next, each lent to one call at a time.
+
+    A large array allocated and freed every step (a convolution's patch matrices) costs
+    fresh pages from the operating system each time on NumPy; lent from here it is
+    allocated once. :meth:`lend` hands out the array kept under ``name`` if it has the
+    asked shape, dtype and backend, taking it out of the workspace, and a new,
+    uninitialized one otherwise; :meth:`give_back` keeps an array for the next call. So
+    a call that still holds its array (a forward whose backward has not run yet) makes
+    the next call allocate its own: two forwards before a backward never share memory.
+    A lent array is scratch: nothing handed to a caller (an output, an input gradient)
+    may be one.
+
+    >>> import numpy as np
+    >>> work = Workspace()
+    >>> a = work.lend("cols", np, (2, 3), np.float32)
+    >>> work.lend("cols", np, (2, 3), np.float32) is a  # still lent: a new one
+    False
+    >>> work.give_back("cols", a)
+    >>> work.lend("cols", np, (2, 3), np.float32) is a
+    True
+    """
+
+    __slots__ = ("_free",)
+
+    def __init__(self) -> None:
+        self._free: dict[str, Array] = {}
+
+    def lend(self, name: str, xp: Any, shape: Sequence[int], dtype: Any) -> Array:
+        """The array kept under ``name``, if it fits, else a new one (``xp.empty``)."""
+        kept = self._free.pop(name, None)
+        shape = tuple(shape)
+        if (
+            kept is not None
+            and isinstance(kept, xp.ndarray)
+            and tuple(kept.shape) == shape
+            and kept.dtype == dtype
+        ):
+            return kept
+        return xp.empty(shape, dtype=dtype)
+
+    def give_back(self, name: str, array: Array) -> None:
+        """Keep ``array`` for the next :meth:`lend` of ``name`` (replacing any kept one)."""
+        self._free[name] = array
 
 
 def window_count(kernel: Sequence[int]) -> int:
