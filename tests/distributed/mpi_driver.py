@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)  # ModelCheckpoint, every epoch
     parser.add_argument("--resume", default=None)
     parser.add_argument("--stop-on-rank", type=int, default=-1)
+    parser.add_argument("--nan-on-rank", type=int, default=-1)
     args = parser.parse_args()
 
     rng = np.random.default_rng(42)
@@ -62,6 +63,11 @@ def main() -> None:
     model = nb.Sequential(*layers, nb.layers.Dense(16, 2, dtype="float64"))
 
     class RaiseOnRank(nb.Callback):
+        def on_after_backward(self, trainer):  # type: ignore[no-untyped-def]
+            if trainer.strategy.rank == args.nan_on_rank and trainer.batch_step == args.fail_step:
+                first = next(iter(trainer.model.parameters()))
+                first.grad[0, 0] = np.nan  # one rank's gradient: every rank must skip
+
         def on_batch_end(self, trainer, step, logs):  # type: ignore[no-untyped-def]
             if trainer.strategy.rank == args.raise_on_rank and step == args.fail_step:
                 raise RuntimeError(f"planted failure on rank {args.raise_on_rank}")
@@ -107,6 +113,7 @@ def main() -> None:
         "evaluate": evaluated,
         "world": strategy.world_size,
         "global_step": trainer.global_step,
+        "skipped": trainer.skipped_updates,
     }
     (out / f"rank{strategy.rank}.json").write_text(json.dumps(facts, default=float))
 

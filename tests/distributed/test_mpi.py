@@ -105,6 +105,17 @@ def test_a_stop_asked_on_one_rank_stops_every_rank_at_the_same_step(tmp_path: Pa
     assert _results(tmp_path / "two", 0)[1]["global_step"] == 9  # stopped after step 8
 
 
+def test_a_nonfinite_gradient_on_one_rank_skips_the_update_on_every_rank(tmp_path: Path) -> None:
+    _mpiexec()
+    single = _run(tmp_path / "one", "--nan-on-rank", "0", "--fail-step", "4")
+    assert single.returncode == 0, single.stderr
+    double = _run(tmp_path / "two", "--nan-on-rank", "1", "--fail-step", "4", ranks=2)
+    assert double.returncode == 0, double.stderr
+    _same_run(tmp_path / "one", tmp_path / "two", 2)
+    for rank in (0, 1):
+        assert _results(tmp_path / "two", rank)[1]["skipped"] == 1
+
+
 def test_batchnorm_state_stays_identical_across_ranks(tmp_path: Path) -> None:
     # each rank normalizes with its own batch statistics (so results differ from one
     # process), but the running statistics are averaged at every update
