@@ -519,6 +519,7 @@ class Trainer:
         self, data: ArrayLoader | BatchIterable, resumed: ResumePoint | None = None
     ) -> dict[str, float]:
         strategy = self.strategy
+        distributed = strategy.distributed
         if resumed is not None and resumed.totals is not None:  # the rest of a resumed epoch
             totals, window = resumed.totals
         else:
@@ -534,10 +535,13 @@ class Trainer:
                 cb.on_batch_begin(self, step)
             value, pred = self.train_step(xb, yb)
             n = int(xb.shape[0])
-            part = strategy.shard(n) if strategy.distributed else slice(0, n)
-            if pred is not None:  # this rank's part of the batch
-                totals.add(value, pred, yb[part], part.stop - part.start)
-                window.add(value, pred, yb[part], part.stop - part.start)
+            yl, nl = yb, n
+            if distributed:  # this rank's part of the batch
+                part = strategy.shard(n)
+                yl, nl = yb[part], part.stop - part.start
+            if pred is not None:
+                totals.add(value, pred, yl, nl)
+                window.add(value, pred, yl, nl)
             logs: dict[str, Any] = {"batch_size": n}
             if self.batch_step % self.log_every_n_steps == 0:
                 window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
@@ -546,7 +550,7 @@ class Trainer:
                 window.clear()
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, logs)
-            if self._stop_agreed():
+            if self._stop_agreed() if distributed else self.stop_training:
                 break
         self._epoch_totals = self._log_totals = None
         self._loader = None
