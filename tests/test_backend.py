@@ -85,3 +85,17 @@ def test_register_backend_makes_a_new_name_selectable() -> None:
     layer = nb.layers.Dense(2, 2, backend="tagged-numpy")
     assert layer.backend.name == "tagged-numpy"
     assert layer.W.backend is layer.backend
+
+
+def test_all_finite_on_the_host_handles_0d_values_and_overflowing_squares() -> None:
+    import warnings
+
+    be = nb.get_backend("numpy")
+    grads = np.ones(5, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no floating-point warning on the way
+        assert bool(be.all_finite([grads, np.array(1e200)]))  # its square overflows: finite
+        assert bool(be.all_finite([np.float32([3e38, 3e38]), np.array(0.5, np.float32)]))
+        assert not bool(be.all_finite([grads, np.array(np.inf)]))
+        assert not bool(be.all_finite([grads, np.array(np.nan, np.float32)]))
+        assert not bool(be.all_finite([np.float32([1.0, np.nan]), np.array(0.5)]))
