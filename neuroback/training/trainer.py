@@ -623,7 +623,11 @@ def _build_strategy(strategy: Strategy | str | Mapping[str, Any] | None) -> Stra
             f"use {strategy.__name__}() or its registered name."
         )
     built = build("strategies", strategy)
-    assert isinstance(built, Strategy)
+    if not isinstance(built, Strategy):  # a registry entry that is not a Strategy subclass
+        raise TypeError(
+            f"strategy={strategy!r} built a {type(built).__name__}, not a neuroback.Strategy; "
+            f"a strategy plugin registers Strategy subclasses."
+        )
     return built
 
 

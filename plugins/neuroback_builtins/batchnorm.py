@@ -164,11 +164,7 @@ class BatchNorm(Layer):
             inv_std = 1.0 / xp.sqrt(var + self.eps)
             x_hat = centered
             x_hat *= inv_std
-            running_mean, running_var = self.state("running_mean"), self.state("running_var")
-            running_mean *= 1.0 - self.momentum
-            running_mean += self.momentum * mean
-            running_var *= 1.0 - self.momentum
-            running_var += (self.momentum * m / (m - 1)) * var
+            self._update_running(mean, var, m)
         else:
             inv_std = 1.0 / xp.sqrt(self.state("running_var") + self.eps)
             x_hat = (x - self.state("running_mean")) * inv_std
@@ -225,11 +221,7 @@ class BatchNorm(Layer):
             centered = x - mean.reshape(per_channel)  # x_c
             var = _channel_dots(centered, centered) / m
             inv_std = 1.0 / xp.sqrt(var + self.eps)  # s, (C,)
-            running_mean, running_var = self.state("running_mean"), self.state("running_var")
-            running_mean *= 1.0 - self.momentum
-            running_mean += self.momentum * mean
-            running_var *= 1.0 - self.momentum
-            running_var += (self.momentum * m / (m - 1)) * var
+            self._update_running(mean, var, m)
         else:
             inv_std = 1.0 / xp.sqrt(self.state("running_var") + self.eps)
             centered = x - self.state("running_mean").reshape(per_channel)
@@ -257,6 +249,15 @@ class BatchNorm(Layer):
             return dx
 
         return y, backward
+
+    def _update_running(self, mean: Array, var: Array, m: int) -> None:
+        """Move the running estimates towards the batch's, keeping the unbiased variance:
+        :math:`r \\leftarrow (1-\\rho) r + \\rho\\, b` (see the module docstring)."""
+        running_mean, running_var = self.state("running_mean"), self.state("running_var")
+        running_mean *= 1.0 - self.momentum
+        running_mean += self.momentum * mean
+        running_var *= 1.0 - self.momentum
+        running_var += (self.momentum * m / (m - 1)) * var
 
     def config(self) -> dict[str, Any]:
         return {
