@@ -100,12 +100,12 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         help=f"run the workers without {CORETYPE} in their environment",
     )
     p.add_argument(
-        "--malloc-top-pad",
-        type=int,
-        metavar="BYTES",
-        help="set glibc's MALLOC_TOP_PAD_ in every worker (default: not set). neuroback's "
-        "arrays are allocated and freed every step; by default glibc returns the freed top "
-        "of the heap to the OS and the next step faults it back in (see benchmarks/README.md)",
+        "--keep-freed-memory",
+        action="store_true",
+        help="run every worker (PyTorch's too) with glibc's MALLOC_MMAP_THRESHOLD_ and "
+        "MALLOC_TRIM_THRESHOLD_ set as neuroback.keep_freed_memory() sets them (what "
+        "`neuroback train` does). By default glibc returns freed arrays to the OS and the "
+        "next step faults them back in (see benchmarks/README.md)",
     )
     p.add_argument("--worker-timeout", type=float, default=600.0)
     p.add_argument("--json", metavar="PATH", help="write machine info and all results as JSON")

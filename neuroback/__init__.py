@@ -38,6 +38,7 @@ from .backend import (
 )
 from .callback import Callback
 from .config import build, to_spec
+from .heap import keep_freed_memory
 from .layer import Backward, Layer, Observer, forward_child, run_backward
 from .loss import Loss
 from .model_file import load, load_metadata, save
@@ -97,6 +98,7 @@ __all__ = [
     "get_backend",
     "get_registry",
     "hookimpl",
+    "keep_freed_memory",
     "layers",
     "load",
     "load_metadata",

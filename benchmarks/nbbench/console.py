@@ -47,8 +47,9 @@ def print_machine(run: dict[str, Any]) -> None:
         f"threads  : {run['threads']} per worker ({', '.join(THREAD_VARS)}, threadpoolctl, torch)"
     )
     print(f"coretype : {coretype_text(run)}")
-    if run["config"].get("malloc_top_pad") is not None:
-        print(f"malloc   : MALLOC_TOP_PAD_={run['config']['malloc_top_pad']} in every worker")
+    if run["config"].get("malloc"):
+        shown = " ".join(f"{k}={v}" for k, v in run["config"]["malloc"].items())
+        print(f"malloc   : {shown} in every worker (neuroback.keep_freed_memory())")
 
 
 def print_checks(checks: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from .fitshare import analyze_fit_share
 from .memory import analyze_memory, memory_targets
 from .phases import analyze_phases
 from .profile_tables import profile_targets
-from .protocol import CORETYPE, spawn, worker_env
+from .protocol import CORETYPE, KEEP_FREED_MEMORY, spawn, worker_env
 from .sizes import (
     ADAM_BETAS,
     ADAM_EPS,
@@ -110,7 +110,7 @@ def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> 
         "sgd_lr": SGD_LR,
         "adam": {"lr": ADAM_LR, "betas": ADAM_BETAS, "eps": ADAM_EPS},
         **({"cnn_loss": "SoftmaxCrossEntropy, integer labels"} if any(map(is_cnn, sizes)) else {}),
-        **({"malloc_top_pad": args.malloc_top_pad} if args.malloc_top_pad is not None else {}),
+        **({"malloc": dict(KEEP_FREED_MEMORY)} if args.keep_freed_memory else {}),
     }
 
 
@@ -152,7 +152,7 @@ def run_threads(
     args: argparse.Namespace, argv: list[str], config: dict[str, Any], threads: int
 ) -> dict[str, Any]:
     """One run (one thread count): prepare, check, every size, digits, targets."""
-    env = worker_env(threads, args.unset_coretype, args.malloc_top_pad)
+    env = worker_env(threads, args.unset_coretype, args.keep_freed_memory)
     sizes, impls = list(config["sizes"]), config["impls"]
     prep_spec = {
         "kind": "prepare",

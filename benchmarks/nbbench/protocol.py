@@ -14,23 +14,27 @@ from typing import Any
 SUITE = Path(__file__).resolve().parents[1] / "suite.py"
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 CORETYPE = "OPENBLAS_CORETYPE"
-TOP_PAD = "MALLOC_TOP_PAD_"  # glibc: bytes kept at the top of the heap when it trims
+#: glibc's environment equivalent of ``neuroback.keep_freed_memory()`` (its defaults)
+KEEP_FREED_MEMORY = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
+}
 RESULT_MARK = "SUITE-RESULT "
 
 
 def worker_env(
-    threads: int, unset_coretype: bool, malloc_top_pad: int | None = None
+    threads: int, unset_coretype: bool, keep_freed_memory: bool = False
 ) -> dict[str, str]:
     """The workers' environment: ours, thread counts pinned, maybe without the coretype,
-    maybe with glibc's ``MALLOC_TOP_PAD_`` set. (The driver's own environment is never
-    changed.)"""
+    maybe with glibc's thresholds set as ``neuroback.keep_freed_memory()`` sets them.
+    (The driver's own environment is never changed.)"""
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
     if unset_coretype:
         env.pop(CORETYPE, None)
-    if malloc_top_pad is not None:
-        env[TOP_PAD] = str(malloc_top_pad)
+    if keep_freed_memory:
+        env.update(KEEP_FREED_MEMORY)
     return env
 
 

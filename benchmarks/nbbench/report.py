@@ -180,9 +180,12 @@ def results_lines(run: dict[str, Any]) -> list[str]:
         f"SGD lr={c['sgd_lr']}, Adam lr={c['adam']['lr']}. Times are µs per step."
         + (f" CNN cases: {c['cnn_loss']} instead of MSE." if c.get("cnn_loss") else "")
         + (
-            f" Every worker ran with glibc's `MALLOC_TOP_PAD_={c['malloc_top_pad']}`."
-            if c.get("malloc_top_pad") is not None
-            else ""
+            " Every worker (PyTorch's too) ran with glibc's "
+            + ", ".join(f"`{k}={v}`" for k, v in c["malloc"].items())
+            + ": freed memory kept, as `neuroback.keep_freed_memory()` and `neuroback train`"
+            " keep it."
+            if c.get("malloc")
+            else " glibc's allocator defaults (freed memory returned to the OS)."
         ),
     ]
     for size, res in run["sizes"].items():

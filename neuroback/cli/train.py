@@ -34,6 +34,12 @@ __all__ = ["train"]
 )
 @click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--release-memory",
+    is_flag=True,
+    help="Leave the C allocator's defaults: freed memory goes back to the OS each step "
+    "(by default this command keeps it for the next step; see neuroback.heap).",
+)
 def train(
     config: str | None,
     output_dir: str,
@@ -42,6 +48,7 @@ def train(
     strategy: str | None,
     print_config: bool,
     quiet: bool,
+    release_memory: bool,
 ) -> None:
     """Train the model CONFIG describes (a TOML file), evaluate it on the held-out test
     split, and write the run's files.
@@ -54,6 +61,7 @@ def train(
     import numpy as np
     import tomli_w
 
+    from ..heap import keep_freed_memory
     from ..run import prepare_run
     from ..run_config import (
         absolute_data_paths,
@@ -83,6 +91,8 @@ def train(
         else:
             click.echo(tomli_w.dumps(checked.resolved).rstrip())
         return
+    if not release_memory:  # this command owns its process: no page faults per step
+        keep_freed_memory()
     prepared = prepare_run(
         checked, backend=backend, progress=not quiet, base=base, strategy=strategy
     )
