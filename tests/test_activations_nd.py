@@ -243,3 +243,33 @@ def test_summary_propagates_the_rejecting_layers_error() -> None:
 def test_summary_rejects_a_malformed_input_shape(bad: Any) -> None:
     with pytest.raises(TypeError, match=r"Sequential.summary\(input_shape=...\) takes the shape"):
         nb.Sequential(nb.layers.Dense(2, 3)).summary(input_shape=bad)
+
+
+# -- ReLU's NumPy fast path ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "shape", [(64, 32, 8, 8), (3, 5000), (9, 1023), (7,)], ids=["4-D", "rows", "odd", "small"]
+)
+def test_relu_equals_maximum_with_zero_bit_for_bit(shape: tuple[int, ...], dtype: str) -> None:
+    """Large contiguous NumPy input goes through rows compared with a row of zeros (faster
+    than a scalar 0 on NumPy): the result is maximum(x, 0) exactly, NaN, infinities and -0.0
+    included, and for non-contiguous input too."""
+    x = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[::7], flat[::11], flat[::13], flat[::17] = np.nan, -np.inf, np.inf, -0.0
+    relu = nb.layers.ReLU()
+    for given in (x, x.T, x[::2]):
+        y, want = relu(given), np.maximum(given, 0)
+        assert y.dtype == want.dtype and y.shape == want.shape
+        np.testing.assert_array_equal(y, want)  # NaN where NaN
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_with_relu_equals_maximum_with_zero_on_a_large_batch(dtype: str) -> None:
+    x = np.random.default_rng(1).normal(size=(1000, 16)).astype(dtype)
+    dense = nb.layers.Dense(16, 65, activation="relu", dtype=dtype, rng=0)  # 65,000 outputs
+    want = np.maximum(x @ dense.W.value + dense.b.value, 0)
+    np.testing.assert_array_equal(dense(x), want)

@@ -367,8 +367,8 @@ def test_the_patch_buffer_is_lent_to_one_call_at_a_time(monkeypatch: pytest.Monk
     lent: list[np.ndarray] = []
     lend = windows.Workspace.lend
 
-    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any) -> Any:
-        array = lend(self, name, xp, shape, dtype)
+    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any, **kw: Any) -> Any:
+        array = lend(self, name, xp, shape, dtype, **kw)
         if name == "cols":
             lent.append(array)
         return array
@@ -571,3 +571,22 @@ def test_bad_input_is_refused_with_the_layer_named() -> None:
     _, back = layer.forward(np.zeros((1, 3, 8, 8), np.float32), train=True)
     with pytest.raises(ShapeError):
         back(np.zeros((1, 2, 6, 7), np.float32))
+
+
+@pytest.mark.parametrize("cls", [Conv1D, Conv2D])
+def test_a_padded_layer_reused_on_other_input_equals_a_fresh_one(cls: type) -> None:
+    # the padded input buffer is reused across calls with its border never rewritten: a
+    # large first input must leave nothing behind in the border for the second
+    dims = 1 if cls is Conv1D else 2
+    spatial = (5,) * dims
+    used = cls(2, 3, 3, padding=2, dilation=2, dtype="float64", rng=0)
+    fresh = cls(2, 3, 3, padding=2, dilation=2, dtype="float64", rng=0)
+    big, x = 1e6 * _rand(2, 2, *spatial, seed=1), _rand(2, 2, *spatial, seed=2)
+    dy = _rand(*fresh(x).shape, seed=3)
+    for _ in range(2):
+        _, back = used.forward(big, train=True)
+        back(dy)
+    y_used, back_used = used.forward(x, train=True)
+    y_fresh, back_fresh = fresh.forward(x, train=True)
+    np.testing.assert_array_equal(y_used, y_fresh)
+    np.testing.assert_array_equal(back_used(dy), back_fresh(dy))

@@ -239,8 +239,8 @@ class _ConvND(Layer):
         def patches(cols: Array) -> Array:
             """X_g: U(x~) (a view (G, C/G, *out, N, *kernel)) copied into ``cols``, laid
             out (G, C/G, *kernel, *out, N): row (c, q), column (p, n)."""
-            x_t = work.lend("x_t", xp, in_shape, dtype)
-            windows.zero_border(x_t, padding, axis=2)  # the interior is written next
+            # the padded input: its border is zero from allocation on and never written
+            x_t = work.lend("x_t", xp, in_shape, dtype, fill=0)
             interior = windows.unpad(x_t, padding, axis=2)
             _move_samples_last(interior, x.reshape(n, groups, c_g, *spatial))
             win = windows.unfold(xp, x_t, kernel, stride, dilation, axis=2)

