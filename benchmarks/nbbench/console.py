@@ -87,7 +87,7 @@ def print_phases(size: str, res: dict[str, Any], threads: int) -> None:
 
 
 def print_memory(size: str, res: dict[str, Any], threads: int) -> None:
-    print(f"\n{memory_title(size, res, threads)}")
+    print(f"\n{memory_title(size, res, f'{threads} thread(s)')}")
     print_rows([MEMORY_HEADERS, *memory_rows(res)])
     print(f"  {memory_note(size)}")
 

@@ -148,10 +148,10 @@ MEMORY_HEADERS = [
 ]
 
 
-def memory_title(size: str, res: dict[str, Any], threads: int) -> str:
+def memory_title(size: str, res: dict[str, Any], label: str) -> str:
     s = next((s for s in res["summary"].values() if s["status"] == "ok"), {})
     run = f"{s['steps']} steps after {s['warmup_steps']} warm-up, " if s else ""
-    return f"Memory: {size} ({run}tracemalloc), {threads} thread(s)"
+    return f"Memory: {size} ({run}tracemalloc), {label}"
 
 
 def memory_rows(res: dict[str, Any]) -> list[list[str]]:

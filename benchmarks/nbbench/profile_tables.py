@@ -15,8 +15,15 @@ from .tables import fmt_us
 PHASE_TABLE_ROWS = (*PHASES, "sum of phases", "train_step", "trainer overhead")
 
 
-def phase_heading(size: str, threads: int) -> str:
-    return f"Phase profile: {size}, {threads} thread(s)"
+def run_label(run: dict[str, Any]) -> str:
+    """How a run's sections are titled: its thread count, and whether the workers kept
+    freed memory (``--keep-freed-memory``)."""
+    kept = ", freed memory kept" if run["config"].get("malloc") else ""
+    return f"{run['threads']} thread(s){kept}"
+
+
+def phase_heading(size: str, label: str) -> str:
+    return f"Phase profile: {size}, {label}"
 
 
 def anchor(heading: str) -> str:

@@ -24,6 +24,7 @@ from .profile_tables import (
     phase_notes,
     phase_rows,
     profile_targets,
+    run_label,
 )
 from .sizes import IMPLS
 from .stats import evaluate_targets
@@ -141,15 +142,15 @@ def machine_lines(runs: list[dict[str, Any]]) -> list[str]:
             ["BLAS", blas_text(m)],
             ["torch CPU", torch_text(m)],
             ["OPENBLAS_CORETYPE", "; ".join(sorted({coretype_text(r) for r in runs}))],
-            ["Threads per worker", ", ".join(str(r["threads"]) for r in runs)],
-            ["Run", f"`{runs[0]['command']}`, {runs[0]['created']}"],
+            ["Runs", "; ".join(run_label(r) for r in runs)],
+            ["Run", "; ".join(dict.fromkeys(f"`{r['command']}`, {r['created']}" for r in runs))],
         ],
     )
     return ["## Machine", "", *table]
 
 
 def targets_lines(run: dict[str, Any]) -> list[str]:
-    lines = ["", f"## Targets, {run['threads']} thread(s)", ""]
+    lines = ["", f"## Targets, {run_label(run)}", ""]
     lines += [
         "A ratio target is **met** only when the whole bootstrap 95% confidence interval of "
         "the ratio lies inside it; the guard, fit-share and memory targets are judged on the "
@@ -162,7 +163,7 @@ def targets_lines(run: dict[str, Any]) -> list[str]:
         status = {"met": "met", "not met": "**not met**"}.get(t["status"], t["status"])
         status += f" ({t['why']})" if t.get("why") else ""
         if t["status"] == "not met" and "phases" in run["sizes"].get(t.get("size"), {}):
-            link = anchor(phase_heading(t["size"], run["threads"]))
+            link = anchor(phase_heading(t["size"], run_label(run)))
             status += f"; see [{t['size']}'s phase profile](#{link})"
         rows.append([t["target"], measured, status])
     return lines + md_table(["target", "measured [95% CI]", "status"], rows)
@@ -172,7 +173,7 @@ def results_lines(run: dict[str, Any]) -> list[str]:
     c = run["config"]
     lines = [
         "",
-        f"## Results, {run['threads']} thread(s)",
+        f"## Results, {run_label(run)}",
         "",
         f"{c['repetitions']} repetition(s) per implementation and size, each a fresh "
         f"process, implementations in rotating order; about {c['target_s']:g} s of timed "
@@ -196,9 +197,9 @@ def results_lines(run: dict[str, Any]) -> list[str]:
                 f"- {ci_text(k, ci)} ({ci['reps']} rep(s))" for k, ci in res["ci"].items()
             ]
         if res.get("phases"):
-            lines += phase_lines(size, res["phases"], run["threads"])
+            lines += phase_lines(size, res["phases"], run_label(run))
         if res.get("memory"):
-            lines += ["", f"#### {memory_title(size, res['memory'], run['threads'])}", ""]
+            lines += ["", f"#### {memory_title(size, res['memory'], run_label(run))}", ""]
             lines += md_table(MEMORY_HEADERS, memory_rows(res["memory"]))
             lines += ["", f"- {memory_note(size)}"]
     if run.get("fit_share"):
@@ -213,9 +214,9 @@ def results_lines(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def phase_lines(size: str, res: dict[str, Any], threads: int) -> list[str]:
+def phase_lines(size: str, res: dict[str, Any], label: str) -> list[str]:
     """A size's phase profile: its table (median µs and % of ``train_step``) and notes."""
-    lines = ["", f"#### {phase_heading(size, threads)}", ""]
+    lines = ["", f"#### {phase_heading(size, label)}", ""]
     lines += md_table(phase_headers(res), phase_rows(res))
     return lines + [""] + [f"- {note}" for note in phase_notes(res)]
 
