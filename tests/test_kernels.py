@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import neuroback as nb
+from neuroback import jit
 from neuroback.kernels import Kernel, kernels, reference_kernels
 from neuroback.testing import ConformanceError, check_kernel
 
@@ -181,3 +182,100 @@ def test_the_environment_switch_is_read_once_per_process(value: str, runs: str) 
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == runs
+
+
+# -- the convolution's fold, compiled with numba where it is installed --------------------
+
+
+def _fold() -> Kernel:
+    from neuroback_builtins.windows import fold_columns
+
+    return fold_columns
+
+
+def test_the_fold_passes_the_kit_on_every_backend(nb_backend) -> None:
+    check_kernel(_fold(), backend=nb_backend)
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_the_compiled_fold_gives_the_references_bits() -> None:
+    """One compiled loop adding the kernel offsets in the reference's order: bitwise equal
+    on every example case and on a convolution's shapes (strides, dilation, 1-D), and
+    the conv layers' input gradients equal with and without it."""
+    fold = _fold()
+    assert "numpy" in fold.implementations
+    numpy = nb.get_backend("numpy")
+    rng = np.random.default_rng(3)
+    cases = [
+        *fold.example(),
+        (
+            (
+                rng.normal(size=(16, 3, 3, 8, 8, 64)).astype(np.float32),
+                np.empty((16, 8, 8, 64), np.float32),
+            ),
+            {"kernel": (3, 3), "stride": (1, 1), "dilation": (1, 1), "padding": ((1, 1), (1, 1))},
+        ),
+        (
+            (rng.normal(size=(4, 2, 3, 3, 2, 5)), np.empty((4, 7, 5, 5))),
+            {"kernel": (2, 3), "stride": (3, 2), "dilation": (2, 1), "padding": ((1, 0), (1, 1))},
+        ),
+    ]
+    for (columns, target), settings in cases:
+        ref, fast = np.array(target), np.array(target)
+        fold.reference(numpy, columns, ref, **settings)
+        fold.implementations["numpy"](numpy, columns, fast, **settings)
+        assert np.array_equal(ref, fast), settings
+    layer = nb.layers.Conv2D(3, 4, 3, stride=2, padding=1, dilation=2, rng=0)
+    x = rng.normal(size=(5, 3, 9, 8)).astype(np.float32)
+    dy = rng.normal(size=layer(x).shape).astype(np.float32)
+    _, back = layer.forward(x, train=True)
+    with reference_kernels():
+        _, back_ref = layer.forward(x, train=True)
+        dx_ref = back_ref(dy)
+    assert np.array_equal(back(dy), dx_ref)
+
+
+# -- max pooling's kernels, compiled with numba where it is installed ---------------------
+
+
+def _pooling_kernels() -> list[Kernel]:
+    from neuroback_builtins.pooling import max_first, route_to_first
+
+    return [max_first, route_to_first]
+
+
+@pytest.mark.parametrize("name", ["MaxPool.first", "MaxPool.route"])
+def test_the_pooling_kernels_pass_the_kit_on_every_backend(name: str, nb_backend) -> None:
+    kernel = next(k for k in _pooling_kernels() if k.name == name)
+    check_kernel(kernel, backend=nb_backend)
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+@pytest.mark.parametrize(
+    ("cls", "kernel", "stride", "padding", "shape"),
+    [
+        (nb.layers.MaxPool2D, 2, None, 0, (4, 3, 8, 8)),
+        (nb.layers.MaxPool2D, 3, 1, 1, (2, 3, 7, 6)),  # overlapping, padded
+        (nb.layers.MaxPool2D, [3, 2], [2, 1], [1, 0], (2, 2, 9, 7)),
+        (nb.layers.MaxPool1D, 3, 2, 1, (3, 4, 11)),
+    ],
+)
+def test_compiled_max_pooling_gives_the_references_bits(
+    cls, kernel, stride, padding, shape
+) -> None:
+    """Ties, NaN, -inf windows and overlapping windows: the compiled loops give the
+    output, the argmax and the input gradient of the reference exactly."""
+    for k in _pooling_kernels():
+        assert "numpy" in k.implementations
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 2, size=shape).astype(np.float32)  # many ties
+    flat = x.reshape(-1)
+    flat[::13], flat[1::17] = np.nan, -np.inf
+    layer = cls(kernel, stride, padding)
+    y, back = layer.forward(x, train=True)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    with reference_kernels():
+        y_ref, back_ref = layer.forward(x, train=True)
+        dx_ref = back_ref(dy)
+    np.testing.assert_array_equal(y, y_ref)  # NaN where NaN
+    assert np.array_equal(back(dy), dx_ref, equal_nan=True)

@@ -285,17 +285,22 @@ class _ConvND(Layer):
             # dX_g = W_g^T Delta_g, written over X_g (no longer needed), then folded
             d_cols = xp.matmul(W_g.transpose(0, 2, 1), delta_g, out=X)
             work.give_back("delta", delta_g)
-            d_win = d_cols.reshape(groups, c_g, *kernel, *out, n).transpose(_FROM_COLS[dims])
-            # unpad(U^T(dX)), laid out (G, C/G, *spatial, N): the border is never summed
-            d_pad = work.lend("d_t", xp, in_shape, dtype)
-            d_t = windows.unpad(d_pad, padding, axis=2)
-            windows.fold_unpadded(
-                xp, d_win, d_t.shape, kernel, stride, dilation, padding, axis=2, out=d_t
+            # unpad(U^T(dX)), laid out (C, *spatial, N): the border is never summed
+            d_t = work.lend("d_t", xp, (self.in_channels, *spatial, n), dtype)
+            windows.fold_columns(
+                self.backend,
+                d_cols.reshape(self.in_channels, *kernel, *out, n),
+                d_t,
+                kernel=kernel,
+                stride=stride,
+                dilation=dilation,
+                padding=padding,
             )
             work.give_back("cols", X)
             dx = xp.empty(x.shape, dtype=dtype)  # (N, C, *spatial), the samples first again
-            dx.reshape(n, groups, c_g, *spatial)[...] = d_t.transpose(_SAMPLES_FIRST[dims])
-            work.give_back("d_t", d_pad)
+            d_g = d_t.reshape(groups, c_g, *spatial, n)
+            dx.reshape(n, groups, c_g, *spatial)[...] = d_g.transpose(_SAMPLES_FIRST[dims])
+            work.give_back("d_t", d_t)
             return dx
 
         return y, backward
@@ -323,17 +328,9 @@ def _as_config(value: Any) -> Any:
     return value  # invalid: the checks after this line name it
 
 
-def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
-    inverse = [0] * len(order)
-    for i, axis in enumerate(order):
-        inverse[axis] = i
-    return tuple(inverse)
-
-
 #: per number of spatial axes d: the window view (G, C/G, *out, N, *kernel) -> the patch
-#: layout (G, C/G, *kernel, *out, N), its inverse, and (G, C/G, *spatial, N) -> (N, G, ...)
+#: layout (G, C/G, *kernel, *out, N), and (G, C/G, *spatial, N) -> (N, G, ...)
 _TO_COLS = {d: (0, 1, *range(3 + d, 3 + 2 * d), *range(2, 3 + d)) for d in (1, 2)}
-_FROM_COLS = {d: _inverse(order) for d, order in _TO_COLS.items()}
 _SAMPLES_FIRST = {d: (2 + d, 0, 1, *range(2, 2 + d)) for d in (1, 2)}
 
 #: samples moved per copy in _move_samples_last when a sample spans a multiple of 4 KiB

@@ -62,7 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from neuroback import Array
+from neuroback import Array, jit
+from neuroback.kernels import Kernel
 
 __all__ = [
     "Workspace",
@@ -70,6 +71,7 @@ __all__ = [
     "at_offset",
     "effective_kernel",
     "fold",
+    "fold_columns",
     "fold_unpadded",
     "offsets",
     "output_size",
@@ -334,6 +336,110 @@ def fold_unpadded(
             at = _at_spatial(out.ndim, first, target)
             out[at] += grad_windows[(*_at_spatial(out.ndim, first, source), *offset)]
     return out
+
+
+def _fold_columns_reference(
+    backend: Any,
+    columns: Array,
+    out: Array,
+    *,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: Padding,
+) -> None:
+    """:func:`fold_unpadded` of patch-matrix rows: ``columns`` ``(C, *kernel, *out, N)``
+    (contiguous, as a convolution's input-gradient product leaves them) folded into
+    ``out`` ``(C, *spatial, N)``, overwritten."""
+    dims = len(kernel)
+    # (C, *kernel, *out, N) -> the window layout (C, *out, N, *kernel)
+    order = (0, *range(1 + dims, 2 + 2 * dims), *range(1, 1 + dims))
+    windows = columns.transpose(order)
+    fold_unpadded(
+        backend.xp, windows, out.shape, kernel, stride, dilation, padding, axis=1, out=out
+    )
+
+
+def _fold_columns_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    rng = np.random.default_rng(0)
+    cases = []
+    for dtype, kernel, stride, dilation, padding, out, spatial in (
+        ("float64", (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), (5, 4), (5, 4)),
+        ("float32", (2, 3), (2, 1), (1, 2), ((0, 1), (2, 2)), (3, 4), (5, 4)),
+        ("float64", (3,), (2,), (1,), ((1, 1),), (4,), (7,)),
+    ):
+        columns = rng.normal(size=(2, *kernel, *out, 3)).astype(dtype)
+        target = np.full((2, *spatial, 3), np.nan, dtype=dtype)  # every element written
+        settings = {"kernel": kernel, "stride": stride, "dilation": dilation, "padding": padding}
+        cases.append(((columns, target), settings))
+    return cases
+
+
+#: The input gradient of a convolution from its patch-matrix gradient (:math:`U^\top`
+#: without the padded border), on rows laid out ``(C, *kernel, *out, N)``: see
+#: :func:`_fold_columns_reference`. On NumPy with numba installed, one compiled loop
+#: (:mod:`neuroback.jit`) adds the kernel offsets in the reference's order.
+fold_columns = Kernel("windows.fold_columns", _fold_columns_reference, example=_fold_columns_cases)
+
+
+@jit.compiled
+def _fold_loop(columns: Any, out: Any, stride: Any, dilation: Any, low: Any) -> None:
+    """``out[c, i, j, n] = sum over (kh, kw) of columns[c, kh, kw, p, q, n]`` where
+    ``i = s_h p + d_h kh - lo_h`` and ``j = s_w q + d_w kw - lo_w``, the offsets in
+    row-major order (the reference's order of additions)."""
+    channels, kh_n, kw_n, oh_n, ow_n, n_n = columns.shape
+    height, width = out.shape[1], out.shape[2]
+    flat = out.reshape(-1)
+    for k in range(flat.size):
+        flat[k] = 0
+    for c in range(channels):
+        for kh in range(kh_n):
+            for kw in range(kw_n):
+                for p in range(oh_n):
+                    i = stride[0] * p + dilation[0] * kh - low[0]
+                    if i < 0 or i >= height:
+                        continue
+                    for q in range(ow_n):
+                        j = stride[1] * q + dilation[1] * kw - low[1]
+                        if j < 0 or j >= width:
+                            continue
+                        for n in range(n_n):
+                            out[c, i, j, n] += columns[c, kh, kw, p, q, n]
+
+
+if jit.available():
+
+    @fold_columns.implement("numpy")
+    def _fold_columns_compiled(
+        backend: Any,
+        columns: Array,
+        out: Array,
+        *,
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        dilation: tuple[int, ...],
+        padding: Padding,
+    ) -> None:
+        settings = {"kernel": kernel, "stride": stride, "dilation": dilation, "padding": padding}
+        if not (
+            isinstance(columns, np.ndarray)
+            and isinstance(out, np.ndarray)
+            and columns.flags.c_contiguous
+            and out.flags.c_contiguous
+            and columns.dtype == out.dtype
+            and columns.dtype in (np.float32, np.float64)
+        ):
+            _fold_columns_reference(backend, columns, out, **settings)
+            return
+        if len(kernel) == 1:  # a 1-D fold is the 2-D one with a kernel one row high
+            c, k, o, n = columns.shape
+            columns = columns.reshape(c, 1, k, 1, o, n)
+            out = out.reshape(out.shape[0], 1, out.shape[1], out.shape[2])
+            stride, dilation, padding = (1, *stride), (1, *dilation), ((0, 0), *padding)
+        low = np.array([lo for lo, _ in padding], dtype=np.int64)
+        _fold_loop(
+            columns, out, np.array(stride, dtype=np.int64), np.array(dilation, np.int64), low
+        )
 
 
 def offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:

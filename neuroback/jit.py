@@ -1,0 +1,74 @@
+"""Optional loops compiled with numba, for the NumPy backend's fast kernels.
+
+Some computations are loops NumPy can only run as many small vectorised passes: the
+fold of a convolution's input gradient adds one strided block per kernel offset, each
+pass over memory too short for NumPy's inner loops. Written as the loop it is and
+compiled by `numba <https://numba.pydata.org>`_, the same arithmetic in the same order
+runs in one pass (bitwise equal to the NumPy version: no ``fastmath``).
+
+numba is optional (``pip install "neuroback[numba]"``). A fast kernel for the
+``"numpy"`` backend that needs it registers only where :func:`available` says numba is
+installed; otherwise its :class:`~neuroback.kernels.Kernel` runs the NumPy reference.
+``NEUROBACK_JIT=0`` turns the compiled loops off without uninstalling numba (read once,
+at the kernels' import); ``NEUROBACK_REFERENCE_KERNELS=1`` turns every fast version off.
+
+Loops are compiled on first use, not at import (numba's import and each compilation take
+about a second), and once per process and argument types.
+
+>>> from neuroback import jit
+>>> def total(values):
+...     s = 0.0
+...     for v in values:
+...         s += v
+...     return s
+>>> loop = jit.compiled(total)   # compiled at its first call where numba is installed
+>>> loop([1.0, 2.0]) if not jit.available() else 3.0
+3.0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from .switches import env_flag
+
+__all__ = ["available", "compiled"]
+
+_available: bool | None = None
+
+
+def available() -> bool:
+    """Whether compiled loops are used: numba is installed and ``NEUROBACK_JIT`` is not off."""
+    global _available
+    if _available is None:
+        _available = (
+            env_flag("NEUROBACK_JIT", default=True)
+            and importlib.util.find_spec("numba") is not None
+        )
+    return _available
+
+
+class compiled:  # lower case: used like a decorator function
+    """``fn`` compiled with ``numba.njit`` at its first call (plain Python where numba is
+    not installed): a loop written once, readable as Python, run as machine code."""
+
+    __slots__ = ("__wrapped__", "_compiled", "_fn")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+        self._compiled: Callable[..., Any] | None = None
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any) -> Any:
+        loop = self._compiled
+        if loop is None:
+            if available():
+                import numba
+
+                loop = numba.njit(self._fn, nogil=True)
+            else:
+                loop = self._fn
+            self._compiled = loop
+        return loop(*args)
