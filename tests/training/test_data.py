@@ -57,6 +57,38 @@ def test_position_saved_mid_epoch_resumes_the_same_batches() -> None:
     assert _labels(resumed.epoch()) == ref_epochs[2]
 
 
+@pytest.mark.parametrize("copy_limit", [0, None], ids=["gather-per-batch", "epoch-copy"])
+def test_batches_are_the_orders_rows_whether_gathered_per_batch_or_per_epoch(
+    monkeypatch: pytest.MonkeyPatch, copy_limit: int | None
+) -> None:
+    """Small shuffled data is put in epoch order once and batched as views; data above
+    SHUFFLED_COPY_BYTES is gathered batch by batch. Either way batch k holds the rows
+    order[k*b:(k+1)*b] of x and y, and a position saved mid-epoch resumes them."""
+    from neuroback.training import data
+
+    if copy_limit is not None:
+        monkeypatch.setattr(data, "SHUFFLED_COPY_BYTES", copy_limit)
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(11, 4)).astype(np.float32), rng.integers(0, 5, size=11)
+    loader = ArrayLoader(x, y, batch_size=4, shuffle=True, backend=nb.get_backend(), rng=1)
+    batches = iter(loader.epoch())
+    first = next(batches)
+    order = np.array(loader.state_dict()["order"])
+    np.testing.assert_array_equal(first[0], x[order[:4]])
+    np.testing.assert_array_equal(first[1], y[order[:4]])
+    state = loader.state_dict()
+    rest = list(batches)
+    resumed = ArrayLoader(x, y, batch_size=4, shuffle=True, backend=nb.get_backend(), rng=7)
+    resumed.load_state_dict(state)
+    for (xb, yb), (xr, yr), start in zip(rest, resumed.epoch(), (4, 8), strict=True):
+        np.testing.assert_array_equal(xb, x[order[start : start + 4]])
+        np.testing.assert_array_equal(yb, y[order[start : start + 4]])
+        np.testing.assert_array_equal(xr, xb)
+        np.testing.assert_array_equal(yr, yb)
+    x[:] = 0  # the loader's batches were copies (or views of a copy), never views of x
+    assert np.any(first[0] != 0)
+
+
 def test_restoring_onto_different_data_is_refused() -> None:
     loader = _loader()
     it = loader.epoch()
