@@ -27,19 +27,20 @@ Other C libraries (macOS, musl) have other allocators: there it does nothing and
 ``MALLOC_TRIM_THRESHOLD_`` before Python starts has the same effect on glibc.
 
 >>> import neuroback as nb
->>> nb.keep_freed_memory() in (True, False)
+>>> nb.keep_freed_memory()  # doctest: +SKIP
 True
 """
 
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 
 __all__ = ["MAX_MMAP_THRESHOLD", "keep_freed_memory"]
 
-#: glibc's largest accepted mmap threshold on 64-bit systems (``HEAP_MAX_SIZE / 2``)
-MAX_MMAP_THRESHOLD = 32 * 1024 * 1024
+#: glibc's largest accepted mmap threshold: 32 MiB on 64-bit systems, 16 MiB on 32-bit
+#: ones (``4 MiB * sizeof(long)``)
+MAX_MMAP_THRESHOLD = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
 
 # mallopt parameter numbers, from glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
@@ -59,8 +60,9 @@ def keep_freed_memory(
     trim_threshold:
         The heap is shrunk only when more than this many bytes are free at its top.
 
-    Returns ``False``, changing nothing, where the C library is not glibc. Raises
-    ``ValueError`` for a threshold glibc would refuse.
+    Returns ``False``, changing nothing, where the C library is not glibc (found with
+    ``os.confstr("CS_GNU_LIBC_VERSION")``, which names the C library the process runs
+    on). Raises ``ValueError`` for a threshold glibc would refuse.
     """
     for name, value, most in (
         ("mmap_threshold", mmap_threshold, MAX_MMAP_THRESHOLD),
@@ -71,7 +73,7 @@ def keep_freed_memory(
                 f"keep_freed_memory: {name} must be an integer number of bytes from 0 to "
                 f"{most}, got {value!r}."
             )
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not _glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -83,3 +85,10 @@ def keep_freed_memory(
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(
         mallopt(_M_TRIM_THRESHOLD, trim_threshold)
     )
+
+
+def _glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (AttributeError, ValueError, OSError):  # no confstr, or no such name here
+        return False

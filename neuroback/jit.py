@@ -15,6 +15,7 @@ at the kernels' import); ``NEUROBACK_REFERENCE_KERNELS=1`` turns every fast vers
 Loops are compiled on first use, not at import (numba's import and each compilation take
 about a second), and once per process and argument types.
 
+>>> import numpy as np
 >>> from neuroback import jit
 >>> def total(values):
 ...     s = 0.0
@@ -22,25 +23,35 @@ about a second), and once per process and argument types.
 ...         s += v
 ...     return s
 >>> loop = jit.compiled(total)   # compiled at its first call where numba is installed
->>> loop([1.0, 2.0]) if not jit.available() else 3.0
+>>> loop(np.array([1.0, 2.0]))
 3.0
 """
 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from .switches import env_flag
 
-__all__ = ["available", "compiled"]
+__all__ = ["Unavailable", "available", "compiled"]
 
 _available: bool | None = None
 
 
+class Unavailable(RuntimeError):
+    """numba is installed but could not compile a loop (it does not import, or it refuses
+    the argument types): the caller runs its NumPy reference instead."""
+
+
 def available() -> bool:
-    """Whether compiled loops are used: numba is installed and ``NEUROBACK_JIT`` is not off."""
+    """Whether compiled loops are used: numba is installed and ``NEUROBACK_JIT`` is not off.
+
+    Only looked up here (importing numba takes about a second); a numba that is installed
+    but fails to import is found at the first compilation, which then raises
+    :class:`Unavailable` (with a ``RuntimeWarning``, once) and turns this to ``False``."""
     global _available
     if _available is None:
         _available = (
@@ -50,9 +61,26 @@ def available() -> bool:
     return _available
 
 
+def _give_up(why: str) -> Unavailable:
+    global _available
+    if _available:
+        warnings.warn(
+            f"neuroback.jit: numba cannot compile ({why}); the NumPy references run instead. "
+            f"Set NEUROBACK_JIT=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    _available = False
+    return Unavailable(why)
+
+
 class compiled:  # lower case: used like a decorator function
     """``fn`` compiled with ``numba.njit`` at its first call (plain Python where numba is
-    not installed): a loop written once, readable as Python, run as machine code."""
+    not installed): a loop written once, readable as Python, run as machine code.
+
+    Where numba is installed but cannot import, or refuses the arguments' types, the
+    call raises :class:`Unavailable`; a kernel's compiled version catches it and runs
+    its reference."""
 
     __slots__ = ("__wrapped__", "_compiled", "_fn")
 
@@ -64,11 +92,19 @@ class compiled:  # lower case: used like a decorator function
     def __call__(self, *args: Any) -> Any:
         loop = self._compiled
         if loop is None:
-            if available():
+            if not available():
+                loop = self._compiled = self._fn
+                return loop(*args)
+            try:
                 import numba
+            except Exception as exc:  # installed but broken (e.g. a NumPy it predates)
+                raise _give_up(f"import numba: {type(exc).__name__}: {exc}") from exc
+            loop = self._compiled = numba.njit(self._fn, nogil=True)
+        if loop is self._fn:
+            return loop(*args)
+        import numba.core.errors
 
-                loop = numba.njit(self._fn, nogil=True)
-            else:
-                loop = self._fn
-            self._compiled = loop
-        return loop(*args)
+        try:
+            return loop(*args)
+        except numba.core.errors.TypingError as exc:  # types it cannot compile for
+            raise _give_up(f"{self._fn.__name__}: {str(exc).splitlines()[0]}") from exc

@@ -3,7 +3,7 @@ refuses nothing silently."""
 
 from __future__ import annotations
 
-import platform
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +13,7 @@ import pytest
 import neuroback as nb
 from neuroback.heap import MAX_MMAP_THRESHOLD
 
-GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+GLIBC = hasattr(os, "confstr") and os.confstr("CS_GNU_LIBC_VERSION") is not None
 
 # A step's worth of churn: twenty 1 MiB arrays allocated, then all freed. With glibc's
 # defaults the freed top of the heap (20 MiB, above twice the 1 MiB dynamic threshold)

@@ -221,10 +221,11 @@ def test_the_compiled_fold_gives_the_references_bits() -> None:
         ),
     ]
     for (columns, target), settings in cases:
+        columns.reshape(-1)[::5] = -0.0
         ref, fast = np.array(target), np.array(target)
         fold.reference(numpy, columns, ref, **settings)
         fold.implementations["numpy"](numpy, columns, fast, **settings)
-        assert np.array_equal(ref, fast), settings
+        assert np.array_equal(ref.view(np.uint8), fast.view(np.uint8)), settings  # bits
     layer = nb.layers.Conv2D(3, 4, 3, stride=2, padding=1, dilation=2, rng=0)
     x = rng.normal(size=(5, 3, 9, 8)).astype(np.float32)
     dy = rng.normal(size=layer(x).shape).astype(np.float32)
@@ -274,8 +275,13 @@ def test_compiled_max_pooling_gives_the_references_bits(
     layer = cls(kernel, stride, padding)
     y, back = layer.forward(x, train=True)
     dy = rng.normal(size=y.shape).astype(np.float32)
+    dy.reshape(-1)[::7] = -0.0  # the sign of a zero gradient is kept
+    dy.reshape(-1)[3] = np.inf  # reaches its window's maximum only, as in PyTorch
     with reference_kernels():
         y_ref, back_ref = layer.forward(x, train=True)
         dx_ref = back_ref(dy)
-    np.testing.assert_array_equal(y, y_ref)  # NaN where NaN
-    assert np.array_equal(back(dy), dx_ref, equal_nan=True)
+    dx = back(dy)
+    for got, want in ((y, y_ref), (dx, dx_ref)):
+        np.testing.assert_array_equal(got, want)  # NaN where NaN
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    assert np.isposinf(dx).sum() == 1 and np.isnan(dx).sum() == np.isnan(dy).sum()

@@ -186,7 +186,11 @@ def results_lines(run: dict[str, Any]) -> list[str]:
             + ": freed memory kept, as `neuroback.keep_freed_memory()` and `neuroback train`"
             " keep it."
             if c.get("malloc")
-            else " glibc's allocator defaults (freed memory returned to the OS)."
+            else (
+                f" Every worker ran with glibc's `MALLOC_TOP_PAD_={c['malloc_top_pad']}`."
+                if c.get("malloc_top_pad") is not None  # results of earlier suite versions
+                else " glibc's allocator defaults (freed memory returned to the OS)."
+            )
         ),
     ]
     for size, res in run["sizes"].items():

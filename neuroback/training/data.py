@@ -45,6 +45,11 @@ def _nbytes(x: Array, y: Array | None) -> int:
 class ArrayLoader:
     """Batches of backend arrays ``x[idx], y[idx]``, shuffled per epoch by a host generator.
 
+    Shuffled data of at most :data:`SHUFFLED_COPY_BYTES` is copied into its epoch order
+    when an epoch starts and its batches are views of that copy (so a batch kept after
+    its epoch keeps the copy alive, and changes to ``x`` during an epoch are not seen);
+    larger data is gathered batch by batch.
+
     >>> import numpy as np, neuroback as nb
     >>> from neuroback.training import ArrayLoader
     >>> x, y = np.arange(10.0).reshape(5, 2), np.arange(5.0)

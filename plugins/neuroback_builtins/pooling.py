@@ -19,8 +19,9 @@ maximum in window :math:`W_q` (row-major window order, as PyTorch picks on ties)
     y_q = \max_{i \in W_q} \tilde x_i, \qquad
     \frac{\partial L}{\partial x_i} = \sum_{q \,:\, a_q = i} \frac{\partial L}{\partial y_q}
 
-A window's whole gradient goes to its argmax. The computation runs per kernel offset
-:math:`o` (:func:`~.windows.offsets`, :math:`\prod k` of them), never per window: the
+A window's whole gradient goes to its argmax; its other inputs get +0, whatever the
+gradient (an infinite one stays at the argmax, as in PyTorch). The computation runs per
+kernel offset :math:`o` (:func:`~.windows.offsets`, :math:`\prod k` of them), never per window: the
 window elements at offset :math:`o` of every window form one array of the output's
 shape (:func:`~.windows.at_offset`), copied once into a contiguous slab. Scanning the
 offsets from the last to the first, offset :math:`o` becomes the running argmax where
@@ -31,7 +32,9 @@ elements it read (adds, where windows overlap), then the padding is cut off. On 
 this is a few passes over contiguous arrays per offset; reducing a copy of the
 ``(..., kernel)`` windows over their short last axis instead (an argmax and a max, then
 a one-hot and a fold) pays a loop start-up per window and was about 10x slower on
-LeNet-5's pooling layers.
+LeNet-5's pooling layers. Where numba is installed, the NumPy backend runs both passes as
+compiled loops over the windows instead (:mod:`neuroback.jit`; the same results, bit for
+bit), the kernels ``max_first`` and ``route_to_first`` below.
 
 A window whose inputs are all :math:`-\infty` sends its gradient to its first input
 element (never to the padding), as PyTorch's does. With NaN in a window the output is
@@ -99,12 +102,12 @@ def _max_first_reference(
     *,
     kernel: tuple[int, ...],
     stride: tuple[int, ...],
-    slabs: Array | None = None,
+    work: Workspace | None = None,
 ) -> None:
     """``y`` = each window's maximum and ``first`` = the row-major offset of its first
     maximum, NaN counting as the maximum (the first NaN wins), for ``windows``
-    ``(N, C, *out, *kernel)`` (:func:`~.windows.unfold` of the padded input); ``slabs``,
-    scratch of shape ``(prod(kernel), N, C, *out)``, is allocated when not given.
+    ``(N, C, *out, *kernel)`` (:func:`~.windows.unfold` of the padded input). Its scratch
+    (one slab per kernel offset) is lent by ``work`` when given, else allocated.
 
     Per kernel offset (the module docstring): the offsets' elements copied into contiguous
     slabs, then scanned from the last offset to the first; offset k replaces the running
@@ -114,8 +117,8 @@ def _max_first_reference(
     xp = backend.xp
     taps = offsets(kernel)  # row-major: the order "first maximum" refers to
     last = len(taps) - 1
-    if slabs is None:
-        slabs = xp.empty((len(taps), *y.shape), dtype=y.dtype)
+    shape = (len(taps), *y.shape)
+    slabs = xp.empty(shape, y.dtype) if work is None else work.lend("taps", xp, shape, y.dtype)
     for k, tap in enumerate(taps):
         slabs[k] = windows[(Ellipsis, *tap)]
     y[...] = slabs[last]
@@ -133,6 +136,8 @@ def _max_first_reference(
         step *= take
         first -= step
         xp.maximum(y, v, out=y)
+    if work is not None:
+        work.give_back("taps", slabs)
 
 
 def _route_to_first_reference(
@@ -146,7 +151,9 @@ def _route_to_first_reference(
 ) -> None:
     """``grad`` (the padded input's shape, overwritten) = every window's ``dy`` sent to its
     first maximum ``first``: per kernel offset k, the windows whose first maximum is k
-    write (or add, where windows overlap) ``dy`` at that offset."""
+    write (or add, where windows overlap) ``dy`` at that offset, and the others 0 (a
+    ``where``, not ``dy * hit``: an infinite ``dy`` reaches its maximum only, as in
+    PyTorch, instead of making the whole window NaN)."""
     xp = backend.xp
     ones = (1,) * len(kernel)
     out = tuple(dy.shape[2:])
@@ -157,9 +164,9 @@ def _route_to_first_reference(
         target = at_offset(grad, tap, stride, ones, out)
         xp.equal(first, k, out=hit)
         if overlap:
-            target += dy * hit
+            target += xp.where(hit, dy, 0)
         else:  # each input element in at most one window: written once
-            xp.multiply(dy, hit, out=target)
+            target[...] = xp.where(hit, dy, 0)
 
 
 def _pool_cases(route: bool) -> Callable[[], list[tuple[tuple[Any, ...], dict[str, Any]]]]:
@@ -244,11 +251,13 @@ def _first_loop(kh_n: int, kw_n: int) -> Any:
 def _route_loop(kh_n: int, kw_n: int, sh: int, sw: int) -> Any:
     loop = _ROUTE_LOOPS.get((kh_n, kw_n, sh, sw))
     if loop is None:
+        overlap = sh < kh_n or sw < kw_n
 
         def route_2d(dy: Any, first: Any, grad: Any) -> None:
-            """``grad`` zeroed, then each window's ``dy`` added at its first maximum, the
-            windows in reverse row-major order: an input element shared by windows gets
-            their terms in the order of its offset in them, as the reference adds them."""
+            """``grad`` zeroed, then each window's ``dy`` written at its first maximum; where
+            windows overlap, each window adds ``dy`` there and 0 at its other offsets, the
+            windows in reverse row-major order, so that an input element shared by windows
+            gets their terms in the order of its offset in them: the reference's sums."""
             n_n, c_n, oh_n, ow_n = dy.shape
             flat = grad.reshape(-1)
             for e in range(flat.size):
@@ -258,8 +267,15 @@ def _route_loop(kh_n: int, kw_n: int, sh: int, sw: int) -> Any:
                     for i in range(oh_n - 1, -1, -1):
                         for j in range(ow_n - 1, -1, -1):
                             k = first[n, c, i, j]
-                            a = k // kw_n
-                            grad[n, c, sh * i + a, sw * j + k - a * kw_n] += dy[n, c, i, j]
+                            g = dy[n, c, i, j]
+                            if not overlap:
+                                a = k // kw_n
+                                grad[n, c, sh * i + a, sw * j + k - a * kw_n] = g
+                                continue
+                            for a in range(kh_n):
+                                for b in range(kw_n):
+                                    term = g if a * kw_n + b == k else 0.0
+                                    grad[n, c, sh * i + a, sw * j + b] += term
 
         loop = _ROUTE_LOOPS[(kh_n, kw_n, sh, sw)] = jit.compiled(route_2d)
     return loop
@@ -269,6 +285,9 @@ def _as_2d(kernel: tuple[int, ...], stride: tuple[int, ...]) -> tuple[tuple[int,
     """A 1-D pooling as the 2-D one with one-row windows."""
     return ((1, *kernel), (1, *stride)) if len(kernel) == 1 else (kernel, stride)
 
+
+#: the dtypes the compiled loops take (others run the reference)
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 if jit.available():
 
@@ -281,20 +300,24 @@ if jit.available():
         *,
         kernel: tuple[int, ...],
         stride: tuple[int, ...],
-        slabs: Array | None = None,
+        work: Workspace | None = None,
     ) -> None:
+        settings = {"kernel": kernel, "stride": stride, "work": work}
         if not (
-            isinstance(windows, np.ndarray) and y.flags.c_contiguous and first.flags.c_contiguous
+            isinstance(windows, np.ndarray)
+            and windows.dtype in _COMPILED_DTYPES
+            and y.dtype == windows.dtype
+            and y.flags.c_contiguous
+            and first.flags.c_contiguous
         ):
-            _max_first_reference(
-                backend, windows, y, first, kernel=kernel, stride=stride, slabs=slabs
-            )
+            _max_first_reference(backend, windows, y, first, **settings)
             return
-        if len(kernel) == 1:  # (N, C, L, K) -> (N, C, 1, L, 1, K), views
-            windows = windows[:, :, None, :, None, :]
-            y, first = y[:, :, None, :], first[:, :, None, :]
+        shaped = (windows[:, :, None, :, None, :], y[:, :, None, :], first[:, :, None, :])
         (kh, kw), _ = _as_2d(kernel, stride)
-        _first_loop(kh, kw)(windows, y, first)
+        try:  # a 1-D pooling as (N, C, 1, L, 1, K) windows, views
+            _first_loop(kh, kw)(*(shaped if len(kernel) == 1 else (windows, y, first)))
+        except jit.Unavailable:
+            _max_first_reference(backend, windows, y, first, **settings)
 
     @route_to_first.implement("numpy")
     def _route_to_first_compiled(
@@ -306,13 +329,20 @@ if jit.available():
         kernel: tuple[int, ...],
         stride: tuple[int, ...],
     ) -> None:
-        if not (isinstance(dy, np.ndarray) and grad.flags.c_contiguous and dy.dtype == grad.dtype):
+        if not (
+            isinstance(dy, np.ndarray)
+            and dy.dtype in _COMPILED_DTYPES
+            and grad.dtype == dy.dtype
+            and grad.flags.c_contiguous
+        ):
             _route_to_first_reference(backend, dy, first, grad, kernel=kernel, stride=stride)
             return
-        if len(kernel) == 1:
-            dy, first, grad = dy[:, :, None, :], first[:, :, None, :], grad[:, :, None, :]
+        shaped = (dy[:, :, None, :], first[:, :, None, :], grad[:, :, None, :])
         (kh, kw), (sh, sw) = _as_2d(kernel, stride)
-        _route_loop(kh, kw, sh, sw)(dy, first, grad)
+        try:
+            _route_loop(kh, kw, sh, sw)(*(shaped if len(kernel) == 1 else (dy, first, grad)))
+        except jit.Unavailable:
+            _route_to_first_reference(backend, dy, first, grad, kernel=kernel, stride=stride)
 
 
 class _Pool(Layer):
@@ -407,9 +437,7 @@ class _MaxPool(_Pool):
         shape = tuple(windows.shape[: 2 + self.dims])  # (N, C, *out)
         y = xp.empty(shape, dtype=windows.dtype)
         first = xp.empty(shape, dtype=xp.uint8 if taps <= 256 else xp.int32)
-        slabs = self._work.lend("taps", xp, (taps, *shape), windows.dtype)
-        max_first(backend, windows, y, first, kernel=kernel, stride=stride, slabs=slabs)
-        self._work.give_back("taps", slabs)
+        max_first(backend, windows, y, first, kernel=kernel, stride=stride, work=self._work)
         if any(self.padding):  # a window of -inf inputs: its first input, never the padding
             first = xp.where(y == -math.inf, self._first_input(xp, out), first)
 
