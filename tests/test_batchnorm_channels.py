@@ -204,3 +204,82 @@ def test_channel_batchnorm_trains_inside_a_model() -> None:
     losses = history["loss"]
     assert losses[-1] < 0.6 * losses[0]
     assert not np.allclose(model[0].state("running_mean"), 0.0)
+
+
+def _grads(layer: nb.layers.BatchNorm) -> dict[str, np.ndarray]:
+    return {k: p.grad.copy() for k, p in layer.named_parameters().items()}
+
+
+@pytest.mark.parametrize("rank", list(SHAPES))
+def test_x_minus_mean_is_lent_to_one_training_call_at_a_time(
+    rank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # x - mu lives in a workspace reused across steps: lent to a training forward and
+    # given back by its backward. A second forward while the first holds it gets its own;
+    # the next forward after a backward gets the same array again.
+    from neuroback_builtins import windows
+
+    lent: list[np.ndarray] = []
+    lend = windows.Workspace.lend
+
+    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any, **kw: Any) -> Any:
+        array = lend(self, name, xp, shape, dtype, **kw)
+        if name == "x_c":
+            lent.append(array)
+        return array
+
+    monkeypatch.setattr(windows.Workspace, "lend", spy)
+    layer, x, x2 = _bn(), _data(SHAPES[rank]), _data(SHAPES[rank], seed=7)
+    dy = np.random.default_rng(3).normal(size=x.shape)
+    _, back_alone = layer.forward(x2, train=True)
+    dx2_alone, grads2_alone = back_alone(dy), _grads(layer)
+    layer.zero_grad()
+    lent.clear()
+    _, back1 = layer.forward(x, train=True)
+    _, back2 = layer.forward(x2, train=True)  # while the first holds its array
+    assert len(lent) == 2 and not np.shares_memory(lent[0], lent[1])
+    back1(dy)
+    layer.forward(x, train=True)  # after a backward: that array again
+    assert lent[2] is lent[0]
+    layer.zero_grad()
+    np.testing.assert_array_equal(back2(dy), dx2_alone)  # untouched by the third call
+    for name, grad in _grads(layer).items():
+        np.testing.assert_array_equal(grad, grads2_alone[name])
+
+
+@pytest.mark.parametrize("input_grad", [True, False])
+@pytest.mark.parametrize("rank", list(SHAPES))
+def test_a_second_backward_of_one_call_computes_x_minus_mean_again(
+    rank: str, input_grad: bool
+) -> None:
+    layer, x = _bn(), _data(SHAPES[rank])
+    dy = np.random.default_rng(4).normal(size=x.shape)
+    _, back = layer.forward(x, train=True)
+    dx = back(dy, input_grad=input_grad)
+    once = _grads(layer)
+    # another call takes the array the first backward gave back, and overwrites it
+    layer.forward(_data(SHAPES[rank], seed=9) * 10.0, train=True)[1](dy)
+    layer.zero_grad()
+    dx_again = back(dy, input_grad=input_grad)
+    if input_grad:
+        np.testing.assert_array_equal(dx_again, dx)
+    else:
+        assert dx is None and dx_again is None
+    for name, grad in _grads(layer).items():
+        np.testing.assert_array_equal(grad, once[name])
+
+
+def test_an_inference_call_keeps_its_own_x_minus_mean_between_backwards() -> None:
+    # train=False centres with the running mean, which a later training call moves in
+    # place: a second backward of the inference call must still use the first centring
+    layer, x = _bn(), _data(SHAPES["4-D"])
+    layer.forward(x, train=True)  # running statistics away from their start
+    dy = np.random.default_rng(5).normal(size=x.shape)
+    _, back = layer.forward(x, train=False)
+    dx = back(dy)
+    once = _grads(layer)
+    layer.forward(_data(SHAPES["4-D"], seed=11) + 3.0, train=True)  # moves running_mean
+    layer.zero_grad()
+    np.testing.assert_array_equal(back(dy), dx)
+    for name, grad in _grads(layer).items():
+        np.testing.assert_array_equal(grad, once[name])
