@@ -56,7 +56,7 @@ CNN_CLASSES = 10
 #: every size ``--sizes`` accepts (the default is the MLP sizes only)
 ALL_SIZES = (*SIZES, *CNN_SIZES)
 #: implementations without a convolutional twin (reported as missing at CNN sizes)
-MLP_ONLY_IMPLS = ("floor", "numpy", "numpy-adam")
+MLP_ONLY_IMPLS = ("floor", "torch-floor", "numpy", "numpy-adam")
 
 SGD_LR = 0.01  # train_step.LR
 ADAM_LR = 1e-3
@@ -67,6 +67,12 @@ ADAM_EPS = 1e-8
 IMPLS: dict[str, tuple[str, str, str, str]] = {
     "floor": (
         "only the unavoidable matrix products of a Dense step (x@W, a.T@dy, dy@W.T)",
+        "-",
+        "numpy",
+        "torch",
+    ),
+    "torch-floor": (
+        "the floor's products on the same buffers through torch.matmul (PyTorch's BLAS)",
         "-",
         "numpy",
         "torch",
@@ -99,11 +105,12 @@ IMPLS: dict[str, tuple[str, str, str, str]] = {
         "torch-adam",
     ),
 }
-TORCH_IMPLS = ("torch", "torch-adam", "torch-adam-fused")
+TORCH_IMPLS = ("torch-floor", "torch", "torch-adam", "torch-adam-fused")
 NUMPY_BASED = ("floor", "numpy", "nb-trainer", "numpy-adam", "nb-trainer-adam")
 
 #: ratios that get a bootstrap confidence interval
 CI_PAIRS = [
+    ("floor", "torch-floor"),  # NumPy's BLAS against PyTorch's, the same products
     ("nb-trainer", "numpy"),
     ("nb-trainer", "torch"),
     ("nb-trainer-adam", "numpy-adam"),

@@ -36,6 +36,8 @@ def build(ts: Any, impl: str, size: str, seed: int) -> tuple[Any, Any, Any, Any]
     if ts.torch is None:
         raise Missing("torch is not importable")
     xt, yt = ts.torch.from_numpy(x), ts.torch.from_numpy(y)
+    if impl == "torch-floor":
+        return Floor(np, weights, batch, seed, torch=ts.torch).step, xt, yt, None
     if impl == "torch":
         step = ts.build_torch(weights)
     elif impl in ("torch-adam", "torch-adam-fused"):

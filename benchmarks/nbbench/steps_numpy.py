@@ -1,6 +1,7 @@
 """The hand-written NumPy steps: ``NumpySGD`` (the ``numpy`` row), ``NumpyAdam``
-(``numpy-adam``) and ``Floor`` (only the unavoidable matrix products). NumPy is passed
-in as ``np`` (the worker imports it after pinning the thread count)."""
+(``numpy-adam``) and ``Floor`` (only the unavoidable matrix products; with ``torch``, the
+``torch-floor`` row: the same products on the same buffers through ``torch.matmul``).
+NumPy is passed in as ``np`` (the worker imports it after pinning the thread count)."""
 
 from __future__ import annotations
 
@@ -125,9 +126,14 @@ class NumpyAdam(NumpySGD):
 class Floor:
     """Only the matrix products a Dense step cannot avoid, into preallocated buffers:
     ``x @ W`` per layer, ``dW = a.T @ dy`` per layer, ``dx = dy @ W.T`` for all but the
-    first layer. No bias, activation, loss or update: a lower bound, not a step."""
+    first layer. No bias, activation, loss or update: a lower bound, not a step.
 
-    def __init__(self, np: Any, weights: list, batch: int, seed: int) -> None:
+    With ``torch`` (the ``torch-floor`` row) every buffer is shared with a tensor
+    (``torch.from_numpy``) and the products go through ``torch.matmul(..., out=)``: the
+    same shapes, layouts and memory, so ``floor/torch-floor`` compares the two libraries'
+    BLAS on exactly the products a Dense step needs."""
+
+    def __init__(self, np: Any, weights: list, batch: int, seed: int, torch: Any = None) -> None:
         f32 = np.float32
         self.np = np
         self.W = [np.array(w, dtype=f32) for w, _ in weights]
@@ -136,9 +142,20 @@ class Floor:
         self.DX = [None] + [np.empty((batch, w.shape[0]), dtype=f32) for w in self.W[1:]]
         rng = np.random.default_rng(seed + 1)
         self.D = rng.standard_normal(self.Z[-1].shape, dtype=f32) * f32(1e-2)
+        self.matmul = np.matmul
+        if torch is not None:  # the same buffers, shared, multiplied by PyTorch's BLAS
+            t = torch.from_numpy
+            self.W, self.Z, self.dW = (
+                [t(w) for w in self.W],
+                [t(z) for z in self.Z],
+                [t(d) for d in self.dW],
+            )
+            self.DX = [None] + [t(d) for d in self.DX[1:]]
+            self.D = t(self.D)
+            self.matmul = torch.matmul
 
     def step(self, x: Any, y: Any) -> None:
-        matmul = self.np.matmul
+        matmul = self.matmul
         h = x
         for w, z in zip(self.W, self.Z, strict=True):
             matmul(h, w, out=z)

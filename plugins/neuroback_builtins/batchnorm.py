@@ -256,10 +256,7 @@ class BatchNorm(Layer):
             self.check_gradient(dy, y)
             # x_c; a second backward of a training call computes it again (the first gave
             # the lent array back); an inference call's is its own and stays
-            if not train:
-                x_c = centered
-            else:
-                x_c = held.pop() if held else x - spread(mean)
+            x_c = (held.pop() if held else x - spread(mean)) if train else centered
             sum_dy = _channel_sums(xp, dy)  # (C,)
             sum_dy_xhat = _channel_dots(dy, x_c) * inv_std
             if gamma is not None and beta is not None:
