@@ -6,22 +6,15 @@ it), then :meth:`Optimizer.bind` attaches a model's named parameters. Each
 gradients, in order, and then the optimizer's own update rule. The Trainer
 calls :meth:`~Optimizer.zero_grad`; ``step`` does not.
 
-**Parameter groups** give some parameters other hyperparameters, selected by
-dotted-name patterns (``fnmatch``); each parameter takes the first group that
-matches it, the rest use the optimizer's own values::
-
-    Adam(lr=1e-3, weight_decay=1e-4, groups=[
-        {"params": ["*.b", "*.gamma", "*.beta"], "weight_decay": 0.0},
-        {"params": "0.*", "lr_scale": 0.1},   # the first layer learns 10x slower
-    ])
-
-A group scales the learning rate with ``lr_scale`` rather than fixing its own
-``lr``, so a schedule that changes :attr:`Optimizer.lr` moves every group.
+**Parameter groups** (:mod:`neuroback.optimizer_groups`) give the parameters that
+dotted-name patterns select other hyperparameters (a group scales the learning rate with
+``lr_scale``, so a schedule moves every group). On a device, a step whose gradients are
+not finite is undone where it ran (:mod:`neuroback.optimizer_undo`); a saved state is
+checked completely before any of it is applied (:mod:`neuroback.optimizer_state`).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -35,7 +28,9 @@ from .errors import NotBoundError
 from .flat_buffers import FlatLayout, pack
 from .kernels import scratch_session
 from .layer import Layer
-from .optimizer_state import stage_state
+from .optimizer_groups import assign_groups, check_group, group_hyperparameters
+from .optimizer_state import capture_state, stage_state
+from .optimizer_undo import StepSnapshot
 from .parameter import Parameter
 from .transform import GradientTransform, chain
 from .tree import is_array as _is_array
@@ -86,7 +81,7 @@ class Optimizer(ABC):
         self._lr = _check_lr(lr)
         self.transforms: tuple[GradientTransform, ...] = tuple(transforms)
         self._chain = chain(*self.transforms)
-        self.groups: tuple[dict[str, Any], ...] = tuple(_check_group(g) for g in groups)
+        self.groups: tuple[dict[str, Any], ...] = tuple(check_group(g) for g in groups)
         self._group_of: dict[str, int] = {}  # parameter name -> group index (-1: defaults)
         self._params: dict[str, Parameter] = {}
         self._slots: dict[str, dict[str, Array]] = {}
@@ -209,7 +204,7 @@ class Optimizer(ABC):
                 f"Parameters live on several backends {sorted(backends)}; move the model to one "
                 f"with model.to(...) before binding."
             )
-        self._group_of = self._assign_groups(params)
+        self._group_of = assign_groups(self, params)
         self._params = params
         self._backend = next(iter(params.values())).backend
         self._slots = {name: self.init_slots(p) for name, p in params.items()}
@@ -246,66 +241,12 @@ class Optimizer(ABC):
                 return None
         return flat
 
-    def _assign_groups(self, params: Mapping[str, Parameter]) -> dict[str, int]:
-        known = set(self.hyperparameters()) - {"lr"}
-        for i, group in enumerate(self.groups):
-            unknown = set(group) - known - {"params", "lr_scale"}
-            if unknown:
-                hint = (
-                    " (use lr_scale, a multiple of the optimizer's lr)" if "lr" in unknown else ""
-                )
-                raise ValueError(
-                    f"Parameter group {i} sets {sorted(unknown)}, which {type(self).__name__} "
-                    f"does not have{hint}. Allowed: {sorted(known | {'lr_scale'})}."
-                )
-            self._validated_overrides(i, group)
-        assignment: dict[str, int] = {}
-        used = [False] * len(self.groups)
-        for name in params:
-            assignment[name] = -1
-            for i, group in enumerate(self.groups):
-                if any(fnmatch.fnmatchcase(name, pat) for pat in group["params"]):
-                    assignment[name] = i
-                    used[i] = True
-                    break
-        for i, was_used in enumerate(used):
-            if not was_used:
-                raise ValueError(
-                    f"Parameter group {i} (params={self.groups[i]['params']}) matches no "
-                    f"parameter that an earlier group did not take. Names are {list(params)}."
-                )
-        return assignment
-
-    def _validated_overrides(self, index: int, group: Mapping[str, Any]) -> None:
-        """Check a group's values with the constructor's own rules, and keep the coerced ones."""
-        overrides = {k: v for k, v in group.items() if k not in ("params", "lr_scale")}
-        if not overrides:
-            return
-        try:
-            probe = type(self).from_config({**self.hyperparameters(), **overrides})
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Parameter group {index} has an invalid value: {exc}") from exc
-        coerced = probe.hyperparameters()
-        for key in overrides:
-            self.groups[index][key] = coerced[key]
-
-    def _group_hyperparameters(self) -> list[dict[str, Any]]:
-        """Hyperparameters for each group, then the defaults last (index -1)."""
-        defaults = self.hyperparameters()
-        out = []
-        for group in self.groups:
-            hp = {**defaults, **{k: v for k, v in group.items() if k not in ("params", "lr_scale")}}
-            hp["lr"] = defaults["lr"] * float(group.get("lr_scale", 1.0))
-            out.append(hp)
-        out.append(defaults)
-        return out
-
     def param_hyperparameters(self, name: str) -> dict[str, Any]:
         """The hyperparameters in force for the bound parameter ``name`` (groups applied)."""
         self._require_bound("param_hyperparameters")
         if name not in self._group_of:
             raise KeyError(f"No bound parameter {name!r}; the names are {list(self._group_of)}.")
-        return self._group_hyperparameters()[self._group_of[name]]
+        return group_hyperparameters(self.hyperparameters(), self.groups)[self._group_of[name]]
 
     @property
     def transform_state(self) -> Any:
@@ -397,7 +338,13 @@ class Optimizer(ABC):
                 return True
             self._skip(active)
             return False
-        self._apply_on_device_if(ok, active, grads, backend, flat)
+        # on a device: update, then put back on the device what a non-finite step changed
+        # (neuroback.optimizer_undo)
+        before = StepSnapshot(active, self._slots, self._transform_state)
+        self._apply(active, grads, backend, flat)
+        self._transform_state, self._skipped = before.restore_unless(
+            ok, self._slots, self._transform_state, self._skipped, backend
+        )
         return ok
 
     def _apply(
@@ -417,7 +364,8 @@ class Optimizer(ABC):
             grads = transformed
         self.step_count += 1
         # read-only: every parameter of a group shares its mapping during a step
-        per_group = [MappingProxyType(hp) for hp in self._group_hyperparameters()]
+        defaults = self.hyperparameters()
+        per_group = [MappingProxyType(hp) for hp in group_hyperparameters(defaults, self.groups)]
         param_steps = self._param_steps
         # the update kernels share one temporary, released when the step ends (memory
         # peaks in the forward and backward passes, where it is not held)
@@ -448,52 +396,6 @@ class Optimizer(ABC):
         for name in active:
             self._param_steps[name] += 1
         self._skipped += 1
-
-    def _apply_on_device_if(
-        self,
-        ok: Array,
-        active: Mapping[str, Parameter],
-        grads: dict[str, Array],
-        backend: Backend,
-        flat: FlatLayout | None = None,
-    ) -> None:
-        """Update, then put back on the device what a non-finite step changed.
-
-        Values, slots and the transform state's arrays are copied first (a transform may
-        change its state in place); where ``ok`` is false the copies are written back.
-        A slot this step created (SGD's velocity, at its first momentum step) cannot be
-        un-created on the device, so such a step reads ``ok`` once and, if the step was
-        skipped, removes the new slot: the next step is then a first step on every
-        backend, as on the host. Non-array transform state cannot be selected on the
-        device and takes the new value.
-        """
-        xp = backend.xp
-        values = {n: p.value.copy() for n, p in active.items()}
-        slots = {n: {k: v.copy() for k, v in self._slots[n].items()} for n in active}
-        old_leaves = [
-            leaf.copy() if _is_array(leaf) else leaf for leaf in _leaves(self._transform_state)
-        ]
-        self._apply(active, grads, backend, flat)
-        bad = ~ok
-        created = {n: set(self._slots[n]) - set(slots[n]) for n in active}
-        drop_created = any(created.values()) and not bool(backend.to_host(ok))
-        for name, param in active.items():
-            xp.copyto(param.value, values[name], where=bad)
-            saved = slots[name]
-            for key in created[name] if drop_created else ():
-                del self._slots[name][key]
-            for key, slot in self._slots[name].items():
-                if key in saved:
-                    xp.copyto(slot, saved[key], where=bad)
-        new_leaves = _leaves(self._transform_state)
-        if len(new_leaves) == len(old_leaves):
-            merged = [
-                xp.where(ok, new, old) if _is_array(new) and _is_array(old) else new
-                for new, old in zip(new_leaves, old_leaves, strict=True)
-            ]
-            self._transform_state = _replace_leaves(self._transform_state, iter(merged))
-        count = xp.asarray(self._skipped) if isinstance(self._skipped, int) else self._skipped
-        self._skipped = count + bad.astype(np.int64)
 
     def to(self, backend: BackendLike) -> Optimizer:
         """Move the optimizer's state (slots, transform state, skip count) to ``backend``.
@@ -534,20 +436,7 @@ class Optimizer(ABC):
     def state_dict(self) -> dict[str, Any]:
         """Host copies of everything needed to resume exactly: hyperparameters, step, slots."""
         backend = self._require_bound("state_dict")
-        return {
-            "type": type(self).__name__,
-            "hyperparameters": dict(self.hyperparameters()),
-            "step_count": self.step_count,
-            "param_steps": dict(self._param_steps),
-            "slots": {
-                name: {k: np.array(backend.to_host(v), copy=True) for k, v in slots.items()}
-                for name, slots in self._slots.items()
-            },
-            "transform_state": [
-                np.array(backend.to_host(leaf), copy=True) if _is_array(leaf) else leaf
-                for leaf in _leaves(self._transform_state)
-            ],
-        }
+        return capture_state(self, backend, param_steps=self._param_steps, slots=self._slots)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output into the bound optimizer.
@@ -560,23 +449,12 @@ class Optimizer(ABC):
         backend = self._require_bound("load_state_dict")
         staged = stage_state(self, state, current_slots=self._slots)
         # everything checked: apply
-        for pname, saved in staged.slots.items():
-            current = self._slots[pname]
-            for key, host in saved.items():
-                if key in current:
-                    current[key][...] = backend.asarray(host)
-                else:  # a lazily created slot (SGD's velocity after its first step)
-                    current[key] = backend.asarray(host)
-            for key in set(current) - set(saved):
-                del current[key]  # a lazy slot the saved state does not have yet
+        staged.write_slots(self._slots, backend)
         for key, value in staged.hyperparameters.items():
             setattr(self, key, value)
         self.step_count = staged.step_count
         self._param_steps = dict(staged.param_steps)
-        restored = [
-            backend.asarray(v) if isinstance(v, np.ndarray) else v for v in staged.transform_leaves
-        ]
-        self._transform_state = _replace_leaves(self._transform_state, iter(restored))
+        self._transform_state = staged.restored_transform_state(self._transform_state, backend)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -585,25 +463,3 @@ class Optimizer(ABC):
         if self.groups:
             args += f", groups={list(self.groups)!r}"
         return f"{type(self).__name__}({args})"
-
-
-def _check_group(group: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(group, Mapping) or "params" not in group:
-        raise ValueError(
-            f"A parameter group is a mapping with a 'params' pattern (or list of patterns) and "
-            f"hyperparameter overrides, e.g. {{'params': '*.b', 'weight_decay': 0.0}}; "
-            f"got {group!r}."
-        )
-    out = dict(group)
-    patterns = out["params"]
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not patterns or not all(isinstance(p, str) and p for p in patterns):
-        raise ValueError(f"A group's 'params' must be name patterns, got {out['params']!r}.")
-    out["params"] = list(patterns)
-    for key, value in out.items():  # NumPy scalars become plain numbers (JSON and TOML)
-        if isinstance(value, np.generic):
-            out[key] = value.item()
-    if "lr_scale" in out:
-        out["lr_scale"] = checks.non_negative(out["lr_scale"], "lr_scale")
-    return out

@@ -1,12 +1,15 @@
-"""Validating and staging a saved optimizer state, before any of it is applied.
+"""An optimizer's saved state: written as host copies, validated and staged before any
+of it is applied.
 
+:meth:`Optimizer.state_dict <neuroback.Optimizer.state_dict>` returns
+:func:`capture_state`: host copies of everything needed to resume exactly.
 :meth:`Optimizer.load_state_dict <neuroback.Optimizer.load_state_dict>` hands the
 saved dictionary to :func:`stage_state`, which checks every entry against the bound
-optimizer and returns the values to apply: coerced hyperparameters, step counts, and
-host arrays already cast to their slots' dtypes. Staging changes nothing, so a state
-that fails any check leaves the optimizer exactly as it was. Every rejection is a
-``ValueError`` (a :class:`~neuroback.errors.ShapeError` for a wrong shape) naming the
-key, what was expected and what was found.
+optimizer and returns the values to apply (a :class:`StagedState`): coerced
+hyperparameters, step counts, and host arrays already cast to their slots' dtypes.
+Staging changes nothing, so a state that fails any check leaves the optimizer exactly as
+it was. Every rejection is a ``ValueError`` (a :class:`~neuroback.errors.ShapeError` for
+a wrong shape) naming the key, what was expected and what was found.
 
 What a state must hold (exactly these keys, as :meth:`~neuroback.Optimizer.state_dict`
 writes them):
@@ -43,13 +46,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .backend import Array, Backend
 from .errors import ShapeError
-from .tree import is_array, leaves
+from .tree import is_array, leaves, replace_leaves
 
 if TYPE_CHECKING:
     from .optimizer import Optimizer
 
-__all__ = ["STATE_KEYS", "StagedState", "stage_state"]
+__all__ = ["STATE_KEYS", "StagedState", "capture_state", "stage_state"]
 
 #: The keys of an optimizer state, in the order they are checked.
 STATE_KEYS = ("type", "hyperparameters", "slots", "step_count", "param_steps", "transform_state")
@@ -72,6 +76,53 @@ class StagedState:
     slots: dict[str, dict[str, np.ndarray]]
     #: The transform state's leaves: host arrays for array leaves, plain values otherwise.
     transform_leaves: list[Any]
+
+    def write_slots(self, slots: Mapping[str, dict[str, Array]], backend: Backend) -> None:
+        """Write the staged slots into the optimizer's ``slots`` (by parameter name), in
+        place: each array keeps its storage, and the lazy slots become those the state has."""
+        for pname, saved in self.slots.items():
+            current = slots[pname]
+            for key, host in saved.items():
+                if key in current:
+                    current[key][...] = backend.asarray(host)
+                else:  # a lazily created slot (SGD's velocity after its first step)
+                    current[key] = backend.asarray(host)
+            for key in set(current) - set(saved):
+                del current[key]  # a lazy slot the saved state does not have yet
+
+    def restored_transform_state(self, like: Any, backend: Backend) -> Any:
+        """The staged transform state, structured as ``like`` (the current one), its
+        arrays on ``backend``."""
+        restored = [
+            backend.asarray(v) if isinstance(v, np.ndarray) else v for v in self.transform_leaves
+        ]
+        return replace_leaves(like, iter(restored))
+
+
+def capture_state(
+    optimizer: Optimizer,
+    backend: Backend,
+    *,
+    param_steps: Mapping[str, int],
+    slots: Mapping[str, Mapping[str, Array]],
+) -> dict[str, Any]:
+    """What :meth:`Optimizer.state_dict <neuroback.Optimizer.state_dict>` returns: the
+    bound ``optimizer``'s state under the keys of :data:`STATE_KEYS`, every array a host
+    copy. ``param_steps`` and ``slots`` are the optimizer's, by parameter name."""
+    return {
+        "type": type(optimizer).__name__,
+        "hyperparameters": dict(optimizer.hyperparameters()),
+        "step_count": optimizer.step_count,
+        "param_steps": dict(param_steps),
+        "slots": {
+            name: {k: np.array(backend.to_host(v), copy=True) for k, v in per_param.items()}
+            for name, per_param in slots.items()
+        },
+        "transform_state": [
+            np.array(backend.to_host(leaf), copy=True) if is_array(leaf) else leaf
+            for leaf in leaves(optimizer.transform_state)
+        ],
+    }
 
 
 class _Checker:
