@@ -1,18 +1,32 @@
-"""The Trainer's callbacks and metrics: checked once, when the Trainer is built."""
+"""The Trainer's components, checked once, when the Trainer is built: its callbacks and
+metrics, its strategy, and its optimizer (one optimizer trains one model)."""
 
 from __future__ import annotations
 
 import difflib
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..backend import Array
+from ..backend import Array, Backend
 from ..callback import Callback
+from ..config import build
+from ..layer import Layer
+from ..optimizer import Optimizer
 from ..plugin_system import get_registry
+from ..strategy import SingleProcess, Strategy
 
-__all__ = ["CallbackHookWarning", "Metric", "check_callbacks", "check_metrics", "resolve_metric"]
+__all__ = [
+    "CallbackHookWarning",
+    "Metric",
+    "bind_optimizer",
+    "build_strategy",
+    "check_callbacks",
+    "check_metrics",
+    "check_optimizer_owner",
+    "resolve_metric",
+]
 
 Metric = Callable[[Array, Array], Array]
 
@@ -92,3 +106,48 @@ def check_metrics(metrics: Any) -> Any:
         shown = repr(metrics) if isinstance(metrics, str) else getattr(metrics, "__name__", "m")
         raise TypeError(f"metrics must be a list, e.g. metrics=[{shown}], got {shown} on its own.")
     return metrics
+
+
+def build_strategy(strategy: Strategy | str | Mapping[str, Any] | None) -> Strategy:
+    """The Trainer's ``strategy=``: an instance as given, a name or spec built from the
+    registry, ``None`` for one process."""
+    if strategy is None:
+        return SingleProcess()
+    if isinstance(strategy, Strategy):
+        return strategy
+    if isinstance(strategy, type):
+        raise TypeError(
+            f"strategy= takes an instance or a name, got the class {strategy.__name__}: "
+            f"use {strategy.__name__}() or its registered name."
+        )
+    built = build("strategies", strategy)
+    if not isinstance(built, Strategy):  # a registry entry that is not a Strategy subclass
+        raise TypeError(
+            f"strategy={strategy!r} built a {type(built).__name__}, not a neuroback.Strategy; "
+            f"a strategy plugin registers Strategy subclasses."
+        )
+    return built
+
+
+def check_optimizer_owner(optimizer: Optimizer, model: Layer) -> None:
+    """Refuse an optimizer already bound to another model than the Trainer's ``model``."""
+    other = optimizer.bound_model
+    if optimizer.bound and other is not model:
+        raise ValueError(
+            f"This {type(optimizer).__name__} is already bound to another model:\n{other!r}\n"
+            f"and this Trainer's model is:\n{model!r}\nOne optimizer can train only "
+            f"one model (the first would silently stop learning). Give each Trainer its "
+            f"own optimizer, or call optimizer.bind(model) yourself to move it on purpose."
+        )
+
+
+def bind_optimizer(optimizer: Optimizer, model: Layer, target: Backend) -> None:
+    """Bind after the move; an optimizer already holding state for this model keeps it
+    (its state moves to the new backend with ``Optimizer.to``)."""
+    same_params = optimizer.bound and list(optimizer.params.values()) == list(
+        model.named_parameters().values()
+    )
+    if same_params:
+        optimizer.to(target)
+    else:
+        optimizer.bind(model)

@@ -18,12 +18,14 @@ layer state of its window, counted, and reported at the next log.
 
 Values stay on the backend: the loss and metrics are summed there and read on
 the host only every ``log_every_n_steps`` steps and at the end of each epoch.
+
+Gradient accumulation's bookkeeping is in :mod:`neuroback.training.update_window`, the
+epoch loop of ``fit`` in :mod:`neuroback.training.epoch_loop`.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,24 +40,28 @@ from ..errors import BackendMismatchError
 from ..layer import Layer, run_backward
 from ..loss import Loss
 from ..optimizer import Optimizer
-from ..strategy import SingleProcess, Strategy
+from ..strategy import Strategy
 from .atomic import InterruptGuard, StateSnapshot
 from .checkpoint import ResumePoint, restore_checkpoint, save_checkpoint
-from .components import Metric, check_callbacks, check_metrics, resolve_metric
-from .data import ArrayLoader, BatchIterable
-from .distributed import (
-    any_rank,
-    check_global_batch,
-    forward_seed_for_rank,
-    start_from_main,
-    sum_gradients,
+from .components import (
+    Metric,
+    bind_optimizer,
+    build_strategy,
+    check_callbacks,
+    check_metrics,
+    check_optimizer_owner,
+    resolve_metric,
 )
-from .fit_plan import FitPlan, plan_fit
+from .data import ArrayLoader
+from .distributed import check_global_batch, forward_seed_for_rank, start_from_main
+from .epoch_loop import end_fit_context, end_training, run_epoch, stop_agreed
+from .fit_plan import plan_fit
 from .history import History
 from .inference import evaluate_arrays, predict_arrays
 from .intake import DataIntake
 from .nonfinite import NonFiniteLossWarning, NonFiniteReporter, NonFiniteUpdateWarning
 from .totals import Totals
+from .update_window import apply_update, discard_gradients, discard_leftover_micro_batches
 
 __all__ = ["NonFiniteLossWarning", "NonFiniteUpdateWarning", "StepResult", "Trainer"]
 
@@ -153,7 +159,7 @@ class Trainer:
             )
         self.model = model
         #: How the work is spread over processes (see :mod:`neuroback.strategy`).
-        self.strategy: Strategy = _build_strategy(strategy)
+        self.strategy: Strategy = build_strategy(strategy)
         # output callbacks (progress, logs, plots) run on the main process only; every rank
         # keeps the whole list for checkpoints (written by rank 0, read by all)
         self._all_callbacks: list[Callback] = check_callbacks(callbacks)
@@ -167,10 +173,10 @@ class Trainer:
         self.skip_nonfinite = skip_nonfinite
 
         self.backend: Backend = target
-        self._check_optimizer_owner()
+        check_optimizer_owner(self.optimizer, model)
         model.to(target)  # move first, then bind: optimizer state lives with the parameters
         self.loss.to(target)
-        self._bind_optimizer(model, target)
+        bind_optimizer(self.optimizer, model, target)
 
         data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
         forward_seed = forward_seed_for_rank(forward_seed, self.strategy.rank)
@@ -206,30 +212,6 @@ class Trainer:
         self._log_totals: Totals | None = None
         self._loader: ArrayLoader | None = None
         self._nonfinite = NonFiniteReporter()
-
-    # -- binding -----------------------------------------------------------------------
-    def _check_optimizer_owner(self) -> None:
-        opt = self.optimizer
-        other = opt.bound_model
-        if opt.bound and other is not self.model:
-            raise ValueError(
-                f"This {type(opt).__name__} is already bound to another model:\n{other!r}\n"
-                f"and this Trainer's model is:\n{self.model!r}\nOne optimizer can train only "
-                f"one model (the first would silently stop learning). Give each Trainer its "
-                f"own optimizer, or call optimizer.bind(model) yourself to move it on purpose."
-            )
-
-    def _bind_optimizer(self, model: Layer, target: Backend) -> None:
-        """Bind after the move; an optimizer already holding state for this model keeps it
-        (its state moves to the new backend with ``Optimizer.to``)."""
-        opt = self.optimizer
-        same_params = opt.bound and list(opt.params.values()) == list(
-            model.named_parameters().values()
-        )
-        if same_params:
-            opt.to(target)
-        else:
-            opt.bind(model)
 
     # -- the hot path -------------------------------------------------------------------
     def train_step(self, xb: Array, yb: Array) -> StepResult:
@@ -280,7 +262,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_after_backward(self)
             if self._micro + 1 == k:
-                self._apply_update()
+                apply_update(self)
             else:
                 self._micro += 1
         except BaseException:
@@ -289,7 +271,7 @@ class Trainer:
                 raise
             if snapshot is not None:
                 snapshot.restore()
-            self._discard_gradients()
+            discard_gradients(self)
             raise
         self.batch_step += 1
         return StepResult(value, pred)
@@ -306,45 +288,6 @@ class Trainer:
                     trainer.train_step(xb, yb)
         """
         return self._interrupts.installed()
-
-    def _apply_update(self) -> None:
-        window = self._window_state
-        # the window's losses, and the layer state its forwards changed (BatchNorm's
-        # running variance can overflow while the loss and the gradients stay finite)
-        also = [*self._window_losses, *(window.current() if window is not None else ())]
-        if self.strategy.distributed:  # the global gradient, before any user transform
-            also = sum_gradients(self, also)
-        for cb in self.callbacks:
-            cb.on_before_optimizer_step(self)
-        with self._interrupts.updating():  # a Ctrl-C here lands after the update, not in it
-            applied = self.optimizer.try_step(skip_nonfinite=self.skip_nonfinite, also_finite=also)
-            if self._window_state is not None:  # a skipped update keeps the state too
-                self._window_state.restore_unless(applied, self.backend)
-            self._window_state = None
-            self._window_losses = []
-            self.optimizer.zero_grad()
-            self._micro = 0
-            self.global_step += 1
-
-    def _discard_gradients(self) -> None:
-        """Forget the gradients of an unfinished step (and of its accumulation window)."""
-        self.model.zero_grad()
-        self._micro = 0
-        self._window_state = None
-        self._window_losses = []
-
-    def _flush_partial_accumulation(self) -> None:
-        """Update with the micro-batches left at the end of an epoch, rescaled to a mean."""
-        if self._micro == 0:
-            return
-        scale = self.accumulate_steps / self._micro
-        try:
-            for param in self.model.named_parameters().values():
-                param.grad[...] *= scale
-            self._apply_update()
-        except BaseException:
-            self._discard_gradients()
-            raise
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
         """Write everything needed to resume this run exactly to one file, atomically.
@@ -415,7 +358,7 @@ class Trainer:
             drop_last=drop_last,
         )
         check_global_batch(self.strategy, batch_size, plan.train)
-        self._discard_leftover_micro_batches()
+        discard_leftover_micro_batches(self)
         resumed: ResumePoint | None = None
         if resume_from is not None:
             resumed = restore_checkpoint(self, resume_from, plan.train)
@@ -446,124 +389,23 @@ class Trainer:
                     raise
                 self._state = self.model.named_state()
                 for _ in range(to_run):
-                    self._run_epoch(plan, history, resumed)
+                    run_epoch(self, plan, history, resumed)
                     resumed = None
-                    if self._stop_agreed():
+                    if stop_agreed(self):
                         break
         except BaseException as exc:
-            self._end_fit_context()
-            for error in self._end_training(started):
+            end_fit_context(self)
+            for error in end_training(self, started):
                 exc.add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise
-        self._end_fit_context()
-        errors = self._end_training(started)
+        end_fit_context(self)
+        errors = end_training(self, started)
         self._nonfinite.end_fit()
         if errors:
             for error in errors[1:]:
                 errors[0].add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise errors[0]
         return history
-
-    def _stop_agreed(self) -> bool:
-        """``stop_training``, agreed by every rank (any rank's request stops them all)."""
-        if self.strategy.distributed:
-            self.stop_training = any_rank(self.strategy, self.stop_training)
-        return self.stop_training
-
-    def _end_fit_context(self) -> None:
-        self._state = None
-        self._loader = None
-        self._epoch_totals = self._log_totals = None
-
-    def _run_epoch(self, plan: FitPlan, history: History, resumed: ResumePoint | None) -> None:
-        """One epoch (or the rest of a resumed one); its row joins ``history`` before
-        ``on_epoch_end``, so a checkpoint written there holds it."""
-        epoch = self.epoch
-        for cb in self.callbacks:
-            cb.on_epoch_begin(self, epoch)
-        logs = self._train_epoch(plan.train, resumed)
-        if plan.validation is not None:
-            val = self._evaluate_arrays(*plan.validation, batch_size=max(plan.batch_size, 256))
-            val_logs = {f"val_{k}": v for k, v in val.items()}
-            for cb in self.callbacks:
-                cb.on_validation_end(self, val_logs)
-            logs.update(val_logs)
-        row = {"epoch": epoch, **logs}
-        self.epoch += 1
-        history.append(row)
-        for cb in self.callbacks:
-            cb.on_epoch_end(self, epoch, row)
-
-    def _end_training(self, started: list[Callback]) -> list[BaseException]:
-        """Every started callback's ``on_train_end`` runs, even after one raised."""
-        errors: list[BaseException] = []
-        for cb in started:
-            try:
-                cb.on_train_end(self)
-            except BaseException as exc:  # Ctrl-C too: the later callbacks still run
-                errors.append(exc)
-        return errors
-
-    def _discard_leftover_micro_batches(self) -> None:
-        if self._micro:  # micro-batches left by a manual train_step
-            warnings.warn(
-                f"Discarding the gradients of {self._micro} micro-batch(es) that never reached "
-                f"an update (accumulate_steps={self.accumulate_steps}); fit() starts from "
-                f"zero gradients.",
-                UserWarning,
-                stacklevel=3,
-            )
-            self._discard_gradients()
-
-    def _train_epoch(
-        self, data: ArrayLoader | BatchIterable, resumed: ResumePoint | None = None
-    ) -> dict[str, float]:
-        strategy = self.strategy
-        distributed = strategy.distributed
-        if resumed is not None and resumed.totals is not None:  # the rest of a resumed epoch
-            totals, window = resumed.totals
-        else:
-            totals = Totals(self.backend, self.metrics, strategy)
-            window = Totals(self.backend, {}, strategy)
-        # what a checkpoint taken inside this epoch records (its sums so far, the position)
-        self._epoch_totals, self._log_totals = totals, window
-        self._loader = data if isinstance(data, ArrayLoader) else None
-        batches = data.epoch() if isinstance(data, ArrayLoader) else self._intake().batches(data)
-        for xb, yb in batches:
-            step = self.batch_step  # this batch's index in the run, for both batch hooks
-            for cb in self.callbacks:
-                cb.on_batch_begin(self, step)
-            value, pred = self.train_step(xb, yb)
-            n = int(xb.shape[0])
-            yl, nl = yb, n
-            if distributed:  # this rank's part of the batch
-                part = strategy.shard(n)
-                yl, nl = yb[part], part.stop - part.start
-            if pred is not None:
-                totals.add(value, pred, yl, nl)
-                window.add(value, pred, yl, nl)
-            logs: dict[str, Any] = {"batch_size": n}
-            if self.batch_step % self.log_every_n_steps == 0:
-                window_means, skipped = window.means(also=self.optimizer.skipped_steps_raw)
-                logs["loss"] = window_means["loss"]
-                self._report_nonfinite(logs["loss"], skipped)
-                window.clear()
-            for cb in self.callbacks:
-                cb.on_batch_end(self, step, logs)
-            if self._stop_agreed() if distributed else self.stop_training:
-                break
-        self._epoch_totals = self._log_totals = None
-        self._loader = None
-        if totals.count == 0 and not strategy.distributed:
-            raise ValueError("The training data yielded no batch in this epoch.")
-        self._flush_partial_accumulation()
-        means, skipped = totals.means(also=self.optimizer.skipped_steps_raw)
-        self._report_nonfinite(means["loss"], skipped)
-        return means
-
-    def _report_nonfinite(self, loss: float, skipped: int) -> None:
-        self._nonfinite.loss(loss, step=self.batch_step, guarded=self.skip_nonfinite)
-        self._nonfinite.skips(skipped, step=self.global_step)
 
     # -- evaluate and predict ---------------------------------------------------------------
     def evaluate(self, x: Any, y: Any, *, batch_size: int = 256) -> dict[str, float]:
@@ -610,25 +452,6 @@ class Trainer:
         for param in self.model.named_parameters().values():
             return np.dtype(param.dtype)
         return np.dtype(np.float32)
-
-
-def _build_strategy(strategy: Strategy | str | Mapping[str, Any] | None) -> Strategy:
-    if strategy is None:
-        return SingleProcess()
-    if isinstance(strategy, Strategy):
-        return strategy
-    if isinstance(strategy, type):
-        raise TypeError(
-            f"strategy= takes an instance or a name, got the class {strategy.__name__}: "
-            f"use {strategy.__name__}() or its registered name."
-        )
-    built = build("strategies", strategy)
-    if not isinstance(built, Strategy):  # a registry entry that is not a Strategy subclass
-        raise TypeError(
-            f"strategy={strategy!r} built a {type(built).__name__}, not a neuroback.Strategy; "
-            f"a strategy plugin registers Strategy subclasses."
-        )
-    return built
 
 
 def _length(data: Any) -> int | None:
