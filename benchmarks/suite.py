@@ -107,6 +107,13 @@ def parse_run_args(argv: list[str]) -> argparse.Namespace:
         "`neuroback train` does). By default glibc returns freed arrays to the OS and the "
         "next step faults them back in (see benchmarks/README.md)",
     )
+    p.add_argument(
+        "--cold-blas",
+        action="store_true",
+        help="run every worker with NEUROBACK_WARM_BLAS=0: nobody warms NumPy's BLAS (by "
+        "default every worker runs neuroback.warm_blas() before building its implementation, "
+        "as neuroback's Trainer does when built; see benchmarks/README.md)",
+    )
     p.add_argument("--worker-timeout", type=float, default=600.0)
     p.add_argument("--json", metavar="PATH", help="write machine info and all results as JSON")
     p.add_argument("--append", action="store_true", help="add these runs to an existing --json")

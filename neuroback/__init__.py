@@ -36,6 +36,7 @@ from .backend import (
     register_backend,
     use_backend,
 )
+from .blas_warmup import warm_blas
 from .callback import Callback
 from .config import build, to_spec
 from .heap import keep_freed_memory
@@ -119,6 +120,7 @@ __all__ = [
     "to_torch_state_dict",
     "transforms",
     "use_backend",
+    "warm_blas",
 ]
 
 

@@ -8,7 +8,8 @@ value (case-insensitive, spaces ignored)   meaning
 =========================================  ================================================
 ``1``, ``true``, ``yes``, ``on``           on
 ``0``, ``false``, ``no``, ``off``          off
-empty or unset                             the switch's default (off for every switch so far)
+empty or unset                             the switch's default (on for ``NEUROBACK_JIT`` and
+                                           ``NEUROBACK_WARM_BLAS``, off for the others)
 anything else                              :class:`~neuroback.errors.ConfigError`
 =========================================  ================================================
 

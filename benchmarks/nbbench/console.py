@@ -47,6 +47,14 @@ def print_machine(run: dict[str, Any]) -> None:
         f"threads  : {run['threads']} per worker ({', '.join(THREAD_VARS)}, threadpoolctl, torch)"
     )
     print(f"coretype : {coretype_text(run)}")
+    print(
+        "blas     : "
+        + (
+            "cold (NEUROBACK_WARM_BLAS=0 in every worker)"
+            if run["config"].get("cold_blas")
+            else "warmed in every worker before its implementation is built (neuroback.warm_blas())"
+        )
+    )
     if run["config"].get("malloc"):
         shown = " ".join(f"{k}={v}" for k, v in run["config"]["malloc"].items())
         print(f"malloc   : {shown} in every worker (neuroback.keep_freed_memory())")

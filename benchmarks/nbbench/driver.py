@@ -111,6 +111,7 @@ def run_config(args: argparse.Namespace, sizes: list[str], impls: list[str]) -> 
         "adam": {"lr": ADAM_LR, "betas": ADAM_BETAS, "eps": ADAM_EPS},
         **({"cnn_loss": "SoftmaxCrossEntropy, integer labels"} if any(map(is_cnn, sizes)) else {}),
         **({"malloc": dict(KEEP_FREED_MEMORY)} if args.keep_freed_memory else {}),
+        "cold_blas": bool(args.cold_blas),
     }
 
 
@@ -152,7 +153,7 @@ def run_threads(
     args: argparse.Namespace, argv: list[str], config: dict[str, Any], threads: int
 ) -> dict[str, Any]:
     """One run (one thread count): prepare, check, every size, digits, targets."""
-    env = worker_env(threads, args.unset_coretype, args.keep_freed_memory)
+    env = worker_env(threads, args.unset_coretype, args.keep_freed_memory, args.cold_blas)
     sizes, impls = list(config["sizes"]), config["impls"]
     prep_spec = {
         "kind": "prepare",

@@ -16,10 +16,12 @@ PHASE_TABLE_ROWS = (*PHASES, "sum of phases", "train_step", "trainer overhead")
 
 
 def run_label(run: dict[str, Any]) -> str:
-    """How a run's sections are titled: its thread count, and whether the workers kept
-    freed memory (``--keep-freed-memory``)."""
+    """How a run's sections are titled: its thread count, whether the workers kept freed
+    memory (``--keep-freed-memory``) and whether they left NumPy's BLAS cold
+    (``--cold-blas``)."""
     kept = ", freed memory kept" if run["config"].get("malloc") else ""
-    return f"{run['threads']} thread(s){kept}"
+    cold = ", BLAS cold" if run["config"].get("cold_blas") else ""
+    return f"{run['threads']} thread(s){kept}{cold}"
 
 
 def phase_heading(size: str, label: str) -> str:

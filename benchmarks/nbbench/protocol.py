@@ -20,14 +20,19 @@ KEEP_FREED_MEMORY = {
     "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
 }
 RESULT_MARK = "SUITE-RESULT "
+#: ``neuroback.warm_blas()``'s switch: every worker warms NumPy's BLAS before building its
+#: implementation unless it is off (``--cold-blas``)
+WARM_BLAS_SWITCH = "NEUROBACK_WARM_BLAS"
 
 
 def worker_env(
-    threads: int, unset_coretype: bool, keep_freed_memory: bool = False
+    threads: int, unset_coretype: bool, keep_freed_memory: bool = False, cold_blas: bool = False
 ) -> dict[str, str]:
     """The workers' environment: ours, thread counts pinned, maybe without the coretype,
-    maybe with glibc's thresholds set as ``neuroback.keep_freed_memory()`` sets them.
-    (The driver's own environment is never changed.)"""
+    maybe with glibc's thresholds set as ``neuroback.keep_freed_memory()`` sets them, and
+    with ``NEUROBACK_WARM_BLAS=0`` for a cold-BLAS run (``--cold-blas``: no worker warms
+    NumPy's BLAS, neuroback's Trainer included). (The driver's own environment is never
+    changed.)"""
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
@@ -35,6 +40,8 @@ def worker_env(
         env.pop(CORETYPE, None)
     if keep_freed_memory:
         env.update(KEEP_FREED_MEMORY)
+    if cold_blas:
+        env[WARM_BLAS_SWITCH] = "0"
     return env
 
 

@@ -191,6 +191,16 @@ def results_lines(run: dict[str, Any]) -> list[str]:
                 if c.get("malloc_top_pad") is not None  # results of earlier suite versions
                 else " glibc's allocator defaults (freed memory returned to the OS)."
             )
+        )
+        + (
+            " No worker warmed NumPy's BLAS (`NEUROBACK_WARM_BLAS=0`)."
+            if c.get("cold_blas")
+            else (
+                " Every worker warmed NumPy's BLAS first (`neuroback.warm_blas()`, as a"
+                " Trainer does when built), the hand-written references too."
+                if "cold_blas" in c
+                else ""  # results of suite versions before warm_blas existed
+            )
         ),
     ]
     for size, res in run["sizes"].items():

