@@ -7,14 +7,14 @@ small part of it, and on one thread its kernels then ran 1.4-2.4x slower than th
 products after one large product had gone through the buffer, for the whole life of the
 process (a 2-core VM, OpenBLAS 0.3.31's Haswell kernels, float32, one thread):
 
-===========================  =====================  =========================
-product (M x K) @ (K x N)    first products small   after one 768 x 768 product
-===========================  =====================  =========================
-(128 x 256) @ (256 x 256)    1050 µs                456 µs
-(128 x 784) @ (784 x 256)    3300 µs                1390 µs
-(32 x 144) @ (144 x 4096)    1600 µs                1150 µs
-(512 x 1024) @ (1024 x 1024) 29.6 ms                29.2 ms
-===========================  =====================  =========================
+=============================  =====================  ===========================
+product (M x K) @ (K x N)      first products small   after one 768 x 768 product
+=============================  =====================  ===========================
+(128 x 256) @ (256 x 256)      1050 µs                456 µs
+(128 x 784) @ (784 x 256)      3300 µs                1390 µs
+(32 x 144) @ (144 x 4096)      1600 µs                1150 µs
+(512 x 1024) @ (1024 x 1024)   29.6 ms                29.2 ms
+=============================  =====================  ===========================
 
 Reading one byte of every page of the buffer (which maps each page) gave the same speed
 as the large product, so what is slow is the kernel's reads into pages not yet mapped;
@@ -30,10 +30,10 @@ no result and no setting: only which pages of the BLAS library's buffer are mapp
 on a BLAS without such a buffer (MKL, Accelerate) it costs the product and nothing else.
 
 >>> import neuroback as nb
->>> nb.warm_blas()  # doctest: +SKIP
-True
->>> nb.warm_blas()  # once per process
-False
+>>> from neuroback.blas_warmup import warmed
+>>> _ = nb.warm_blas()  # True if it ran now, False if it had run in this process already
+>>> nb.warm_blas(), warmed()  # once per process
+(False, True)
 """
 
 from __future__ import annotations
