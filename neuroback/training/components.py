@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..backend import Array, Backend
 from ..callback import Callback
+from ..caller_warnings import warn_at_caller
 from ..config import build
 from ..layer import Layer
 from ..optimizer import Optimizer
@@ -79,11 +79,10 @@ def _check_hooks(cb: Callback) -> None:
         if name not in _HOOKS:
             close = difflib.get_close_matches(name, _HOOKS, n=1, cutoff=0.8)
             if close:  # a likely misspelled hook; other on_* helpers are the author's business
-                warnings.warn(
+                warn_at_caller(
                     f"{cls.__name__}.{name} is not a Trainer hook and will never be called. "
                     f"Did you mean {close[0]!r}? The hooks are {', '.join(_HOOKS)}.",
                     CallbackHookWarning,
-                    stacklevel=4,
                 )
             continue
         if getattr(cls, name) is getattr(Callback, name):

@@ -8,9 +8,8 @@ the batch hooks, adds its loss and metrics to the epoch's sums and to the log wi
 (both stay on the backend), reads the window on the host every ``log_every_n_steps``
 batches, and at its end updates with a partial accumulation window and reads the
 epoch's means. Non-finite losses and skipped updates are reported at those host reads
-(:mod:`neuroback.training.nonfinite`); the reporter's ``stacklevel`` values count on
-this call depth (``fit``, :func:`run_epoch`, :func:`train_epoch`,
-:func:`report_nonfinite`), so keep it when changing the loop.
+(:mod:`neuroback.training.nonfinite`), whose warnings name the user's ``fit`` call at
+any call depth (:func:`~neuroback.caller_warnings.warn_at_caller`).
 
 While an epoch runs, its sums and loader are kept on the Trainer (``_epoch_totals``,
 ``_log_totals``, ``_loader``) for a checkpoint taken inside it to record;

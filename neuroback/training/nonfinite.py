@@ -10,7 +10,8 @@ the total of skipped updates at the end.
 from __future__ import annotations
 
 import math
-import warnings
+
+from ..caller_warnings import warn_at_caller
 
 __all__ = ["NonFiniteLossWarning", "NonFiniteReporter", "NonFiniteUpdateWarning"]
 
@@ -28,8 +29,7 @@ class NonFiniteReporter:
 
     The skip count it is given is the optimizer's running total (read on the host at a
     log); a count lower than the last one seen means the optimizer was bound again.
-    ``stacklevel`` values assume the calls come from the Trainer's epoch loop, so the
-    warning points at the user's ``fit`` call.
+    Every warning names the user's line (the ``fit`` call): :func:`warn_at_caller`.
     """
 
     def __init__(self) -> None:
@@ -49,12 +49,11 @@ class NonFiniteReporter:
             return
         self._warned_loss = True
         note = " Updates with a non-finite loss or gradients are skipped." if guarded else ""
-        warnings.warn(
+        warn_at_caller(
             f"The training loss is {value} at step {step}. Lower the learning rate, clip "
             "gradients (ClipByGlobalNorm), check the data, or add the TerminateOnNaN callback "
             f"to stop the run.{note}",
             NonFiniteLossWarning,
-            stacklevel=5,
         )
 
     def skips(self, skipped: int, *, step: int) -> None:
@@ -63,13 +62,12 @@ class NonFiniteReporter:
             self._seen = self._at_fit_start = 0
         if skipped > self._seen and not self._warned_skip:
             self._warned_skip = True
-            warnings.warn(
+            warn_at_caller(
                 f"{skipped - self._at_fit_start} update(s) skipped by step {step} because their "
                 f"loss or gradients were NaN or infinite; the weights were left as they were. "
                 f"Check the data and the learning rate, or clip gradients "
                 f"(trainer.skipped_updates counts them).",
                 NonFiniteUpdateWarning,
-                stacklevel=5,
             )
             self._warned_skip_at = skipped
         self._seen = max(self._seen, skipped)
@@ -77,9 +75,8 @@ class NonFiniteReporter:
     def end_fit(self) -> None:
         """At the end of a ``fit`` that skipped more than its first warning said: the total."""
         if self._warned_skip and self._seen > self._warned_skip_at:
-            warnings.warn(
+            warn_at_caller(
                 f"In all, {self._seen - self._at_fit_start} update(s) of this fit were skipped "
                 f"because their loss or gradients were NaN or infinite.",
                 NonFiniteUpdateWarning,
-                stacklevel=3,
             )

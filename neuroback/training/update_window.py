@@ -28,9 +28,9 @@ The window's bookkeeping lives on the Trainer (``_micro``, ``_window_state``,
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
+from ..caller_warnings import warn_at_caller
 from .distributed import sum_gradients
 
 if TYPE_CHECKING:
@@ -91,13 +91,12 @@ def flush_partial_accumulation(trainer: Trainer) -> None:
 
 def discard_leftover_micro_batches(trainer: Trainer) -> None:
     """Discard, with a warning, the micro-batches a manual ``train_step`` left before
-    ``fit`` (called from ``fit`` itself: the warning points at its caller)."""
+    ``fit`` (called from ``fit`` itself: the warning names the user's ``fit`` call)."""
     if trainer._micro:  # micro-batches left by a manual train_step
-        warnings.warn(
+        warn_at_caller(
             f"Discarding the gradients of {trainer._micro} micro-batch(es) that never reached "
             f"an update (accumulate_steps={trainer.accumulate_steps}); fit() starts from "
             f"zero gradients.",
             UserWarning,
-            stacklevel=3,
         )
         discard_gradients(trainer)
