@@ -17,23 +17,25 @@ product (M x K) @ (K x N)      first products small   after one 768 x 768 produc
 =============================  =====================  ===========================
 
 Reading one byte of every page of the buffer (which maps each page) gave the same speed
-as the large product, so what is slow is the kernel's reads into pages not yet mapped;
-the profile shows the same kernel (``sgemm_kernel_HASWELL``) in both cases, only slower.
-With two threads the products were fast either way, and one product more changed nothing.
-The digits CNN's training step went from 12.0 to 9.4-10.2 ms.
+as the large product; the profile shows the same kernel (``sgemm_kernel_HASWELL``) in
+both cases, only slower, and the slow calls fault no pages (only the first call does). So
+the cost comes from the buffer's unmapped pages without faulting them in: the likely
+cause is the kernel's prefetches into them, which are dropped, not served, and so never
+map the page; that part is an inference, not a measurement. With two threads the products
+were fast either way. The digits CNN's training step went from 12.0 to 9.4-10.2 ms.
 
 :func:`warm_blas` runs one ``size x size`` float32 product (768: about 50 ms on one thread
-here, 8 MiB of memory for the duration) once per process. A :class:`~neuroback.Trainer`
+here; its two 2.25 MiB arrays are freed at once, the buffer pages it maps stay mapped)
+once per process. A :class:`~neuroback.Trainer`
 on the NumPy backend calls it when it is built; a loop that calls ``forward`` and
 ``backward`` itself may call it first. ``NEUROBACK_WARM_BLAS=0`` turns it off. It changes
 no result and no setting: only which pages of the BLAS library's buffer are mapped, so
 on a BLAS without such a buffer (MKL, Accelerate) it costs the product and nothing else.
 
 >>> import neuroback as nb
->>> from neuroback.blas_warmup import warmed
->>> _ = nb.warm_blas()  # True if it ran now, False if it had run in this process already
->>> nb.warm_blas(), warmed()  # once per process
-(False, True)
+>>> _ = nb.warm_blas()  # True if it ran now, False if it had run already (or is off)
+>>> nb.warm_blas()  # once per process
+False
 """
 
 from __future__ import annotations
@@ -46,9 +48,8 @@ from .switches import env_flag
 
 __all__ = ["WARMUP_SIZE", "warm_blas", "warmed"]
 
-#: the side of the square float32 product :func:`warm_blas` runs: at least OpenBLAS's
-#: largest float32 blocking on x86-64 (768 x 384 for packed A), so every block is packed
-#: once; 512 did not always give the fast speed, 768 and 1024 did
+#: the side of the square float32 product :func:`warm_blas` runs: measured, 512 did not
+#: always give the fast speed, 768 and 1024 did (in every try)
 WARMUP_SIZE = 768
 
 _lock = threading.Lock()
@@ -64,12 +65,12 @@ def warm_blas(*, size: int = WARMUP_SIZE) -> bool:
     global _warmed
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"warm_blas: size must be a positive integer, got {size!r}.")
-    with _lock:
+    with _lock:  # a second caller waits until the product is done
         if _warmed or not env_flag("NEUROBACK_WARM_BLAS", default=True):
             return False
-        _warmed = True
-    a = np.ones((size, size), dtype=np.float32)
-    a @ a  # the product itself is the point: it goes through the BLAS buffer
+        a = np.ones((size, size), dtype=np.float32)
+        a @ a  # the product itself is the point: it goes through the BLAS buffer
+        _warmed = True  # only once it succeeded: an interrupted warm-up runs again
     return True
 
 

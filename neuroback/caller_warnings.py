@@ -25,9 +25,15 @@ def _package_dir(module_file: str) -> str:
 _NEUROBACK_DIR = _package_dir(__file__)
 
 
-def _skipped(filename: str) -> bool:
-    """Whether a frame of ``filename`` belongs to neuroback or its built-in plugins."""
-    if filename.startswith(_NEUROBACK_DIR):
+#: modules whose frames are skipped too: the command line's framework (``neuroback train``
+#: runs ``fit`` from inside click)
+_FRAMEWORKS = ("click.",)
+
+
+def _skipped(filename: str, module: str) -> bool:
+    """Whether a frame of ``filename`` (module ``module``) belongs to neuroback, its
+    built-in plugins or the command line's framework."""
+    if filename.startswith(_NEUROBACK_DIR) or module.startswith(_FRAMEWORKS):
         return True
     builtins = sys.modules.get("neuroback_builtins")
     file = getattr(builtins, "__file__", None)
@@ -36,11 +42,13 @@ def _skipped(filename: str) -> bool:
 
 def warn_at_caller(message: str, category: type[Warning]) -> None:
     """``warnings.warn(message, category)`` attributed to the nearest caller outside
-    neuroback (and its built-in plugins); to the outermost frame if there is none (the
-    ``neuroback`` command, whose whole stack is ours)."""
+    neuroback, its built-in plugins and click; to the outermost frame if there is none
+    (the ``neuroback`` command: its script, which calls neuroback's command line)."""
     frame = sys._getframe(1)
     level = 2  # stacklevel 2 names our caller
-    while frame.f_back is not None and _skipped(frame.f_code.co_filename):
+    while frame.f_back is not None and _skipped(
+        frame.f_code.co_filename, str(frame.f_globals.get("__name__", ""))
+    ):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)

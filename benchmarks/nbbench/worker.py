@@ -150,8 +150,9 @@ def worker_main(spec_json: str) -> int:
     run = jobs[spec["kind"]]
     with limit_threads(ts, spec["threads"]):
         if spec["kind"] != "prepare":
-            # one product through NumPy's BLAS, as neuroback's Trainer runs when built:
-            # every implementation gets the same BLAS state (no-op: NEUROBACK_WARM_BLAS=0)
+            # one product through NumPy's BLAS, as neuroback's Trainer runs when built: the
+            # NumPy-based rows share one BLAS state (PyTorch's rows use their own BLAS; a
+            # no-op with NEUROBACK_WARM_BLAS=0)
             ts.nb.warm_blas()
         t0 = time.perf_counter()
         result = run(ts, spec)

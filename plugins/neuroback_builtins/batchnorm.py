@@ -212,7 +212,9 @@ class BatchNorm(Layer):
         backward, so a step reuses last step's array instead of faulting in fresh pages
         (128 page faults a step at the digits CNN's second BatchNorm, about 0.2 ms, under
         glibc's defaults); a second forward before that backward gets its own, and a
-        second backward of the same call computes :math:`x_c` again from the input.
+        second backward of the same call computes :math:`x_c` again from the input (so a
+        training call's closure keeps a reference to its input until it is dropped, as the
+        convolutions' do).
         """
         xp = self.backend.xp
         gamma, beta = self.gamma, self.beta

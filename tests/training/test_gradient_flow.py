@@ -132,6 +132,8 @@ def test_flags_warn_once_per_layer_and_kind() -> None:
     assert "Consider ReLU, BatchNorm or Residual blocks" in messages[0]
     assert len(messages) == len(monitor.flagged("vanishing"))  # once per layer, not per step
     assert len(monitor.flags) > len(messages)
+    # each names the user's fit call, not a line inside neuroback
+    assert {w.filename for w in caught if issubclass(w.category, GradientFlowWarning)} == {__file__}
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:

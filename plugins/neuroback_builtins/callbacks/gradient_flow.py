@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, final
@@ -66,6 +65,7 @@ from typing import Any, ClassVar, final
 import numpy as np
 
 from neuroback import Callback, Layer, checks
+from neuroback.caller_warnings import warn_at_caller
 from neuroback.layer import Observer
 
 __all__ = ["GradientFlowMonitor", "GradientFlowWarning"]
@@ -224,13 +224,12 @@ class GradientFlowMonitor(Callback):
                     raise
                 if ("<model>", "observer") not in self._warned:
                     self._warned.add(("<model>", "observer"))
-                    warnings.warn(
+                    warn_at_caller(
                         f"GradientFlowMonitor cannot see the activations inside this model: a "
                         f"container in it does not accept observer= in forward ({exc}). Give "
                         f"it forward(x, *, train, rng=None, observer=None) and run its children "
                         f"with neuroback.forward_child. Gradient statistics are still recorded.",
                         GradientFlowWarning,
-                        stacklevel=2,
                     )
                 return {}
         else:
@@ -265,11 +264,10 @@ class GradientFlowMonitor(Callback):
                         f"{self.exploding_ratio:g}). Consider ClipByGlobalNorm, a lower learning "
                         f"rate or a smaller initialization."
                     )
-                warnings.warn(
+                warn_at_caller(
                     f"Gradients are {kind} in layer {row['layer']!r} at step {row['step']}: "
                     + detail,
                     GradientFlowWarning,
-                    stacklevel=2,
                 )
 
     # -- reading the results ------------------------------------------------------------
