@@ -29,3 +29,22 @@ def torch() -> Any:
         pytest.skip(message)
     module.set_default_dtype(module.float64)
     return module
+
+
+@pytest.fixture
+def lent_arrays(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``watch(name)``: a list that records every array a layer's ``Workspace`` lends
+    under ``name`` from now on (for tests of buffers lent to one call at a time)."""
+    from neuroback_builtins import windows
+
+    watched: dict[str, list[Any]] = {}
+    lend = windows.Workspace.lend
+
+    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any, **kw: Any) -> Any:
+        array = lend(self, name, xp, shape, dtype, **kw)
+        if name in watched:
+            watched[name].append(array)
+        return array
+
+    monkeypatch.setattr(windows.Workspace, "lend", spy)
+    return lambda name: watched.setdefault(name, [])

@@ -211,24 +211,11 @@ def _grads(layer: nb.layers.BatchNorm) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("rank", list(SHAPES))
-def test_x_minus_mean_is_lent_to_one_training_call_at_a_time(
-    rank: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_x_minus_mean_is_lent_to_one_training_call_at_a_time(rank: str, lent_arrays: Any) -> None:
     # x - mu lives in a workspace reused across steps: lent to a training forward and
     # given back by its backward. A second forward while the first holds it gets its own;
     # the next forward after a backward gets the same array again.
-    from neuroback_builtins import windows
-
-    lent: list[np.ndarray] = []
-    lend = windows.Workspace.lend
-
-    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any, **kw: Any) -> Any:
-        array = lend(self, name, xp, shape, dtype, **kw)
-        if name == "x_c":
-            lent.append(array)
-        return array
-
-    monkeypatch.setattr(windows.Workspace, "lend", spy)
+    lent = lent_arrays("x_c")
     layer, x, x2 = _bn(), _data(SHAPES[rank]), _data(SHAPES[rank], seed=7)
     dy = np.random.default_rng(3).normal(size=x.shape)
     _, back_alone = layer.forward(x2, train=True)

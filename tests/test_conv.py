@@ -360,20 +360,11 @@ def test_a_second_forward_before_the_first_backward_leaves_it_intact() -> None:
         np.testing.assert_array_equal(p.grad, grads_alone[name])
 
 
-def test_the_patch_buffer_is_lent_to_one_call_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_patch_buffer_is_lent_to_one_call_at_a_time(lent_arrays: Any) -> None:
     # The patch matrices live in a workspace reused across steps: lent to a training
     # forward, given back by its backward. A second forward while the first still holds
     # its buffer gets another one; the next forward after a backward gets the same one.
-    lent: list[np.ndarray] = []
-    lend = windows.Workspace.lend
-
-    def spy(self: windows.Workspace, name: str, xp: Any, shape: Any, dtype: Any, **kw: Any) -> Any:
-        array = lend(self, name, xp, shape, dtype, **kw)
-        if name == "cols":
-            lent.append(array)
-        return array
-
-    monkeypatch.setattr(windows.Workspace, "lend", spy)
+    lent = lent_arrays("cols")
     layer, x = _build(Conv2D, GRID_2D[1])
     x2 = _rand(*x.shape, seed=12)
     dy = _rand(*layer(x).shape, seed=13)
