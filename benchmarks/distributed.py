@@ -57,7 +57,7 @@ def worker(batch: int, steps: int, reps: int) -> dict[str, Any]:
     x = rng.normal(size=(batch, SIZES[0])).astype(np.float32)
     y = rng.normal(size=(batch, SIZES[-1])).astype(np.float32)
     per_step, reduce_share = [], []
-    with trainer.interrupt_guard():
+    with trainer.loop():
         for _ in range(10):
             trainer.train_step(x, y)
         for _ in range(reps):

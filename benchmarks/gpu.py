@@ -121,7 +121,7 @@ def nb_step(backend: str, size: str, adam: bool, seed: int) -> tuple[Callable[[]
         loss = nb.losses.SoftmaxCrossEntropy() if cnn else nb.losses.MSE()
         trainer = nb.Trainer(model, loss, opt, seed=seed)
     x, y = trainer.prepare(*_data(size, seed))
-    trainer.interrupt_guard().__enter__()  # held for the rest of this process
+    trainer.loop().__enter__()  # held for the rest of this process
     return (lambda: trainer.train_step(x, y)), trainer.backend
 
 

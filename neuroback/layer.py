@@ -29,7 +29,7 @@ import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import numpy as np
 
@@ -113,6 +113,15 @@ def forward_child(
     return y, backward
 
 
+def missing_input_grad(owner: Any) -> NoReturn:
+    """Raise the error for a backward that returned ``None`` where its ``dx`` is needed."""
+    raise TypeError(
+        f"The backward of {owner!r} returned None although its input gradient is "
+        f"needed here. A backward returns dx unless it was called with "
+        f"input_grad=False."
+    )
+
+
 def run_backward(backward: Backward, dy: Array, *, input_grad: bool, owner: Any) -> Array | None:
     """Call a child's ``backward``, passing ``input_grad=False`` only when nobody needs ``dx``.
 
@@ -123,11 +132,7 @@ def run_backward(backward: Backward, dy: Array, *, input_grad: bool, owner: Any)
     if input_grad:
         dx = backward(dy)
         if dx is None:
-            raise TypeError(
-                f"The backward of {owner!r} returned None although its input gradient is "
-                f"needed here. A backward returns dx unless it was called with "
-                f"input_grad=False."
-            )
+            missing_input_grad(owner)
         return dx
     try:
         return backward(dy, input_grad=False)
@@ -387,6 +392,7 @@ class Layer(ABC):
         (:attr:`feature_axis`: the last axis unless the layer declares another)
         and the floating dtype.
         """
+        # ordered for the passing case, which every training step takes for every layer
         if not isinstance(x, self._backend.array_type):
             self._backend.check_native(x, self._label())  # raises, naming this layer
         if ndim is not None and (x.ndim != ndim if isinstance(ndim, int) else x.ndim not in ndim):
@@ -396,28 +402,32 @@ class Layer(ABC):
                 + (" Reshape a single sample with x.reshape(1, -1)." if x.ndim == 1 else "")
             )
         if features is not None:
+            shape = x.shape
             axis = self.feature_axis
-            if x.ndim <= (axis if axis >= 0 else -axis - 1):
+            if len(shape) <= (axis if axis >= 0 else -axis - 1):
                 raise ShapeError(
                     f"{self._label()} expects {features} features on axis {axis}, got input of "
-                    f"shape {tuple(x.shape)} without that axis. Add the batch axis with x[None]."
+                    f"shape {tuple(shape)} without that axis. Add the batch axis with x[None]."
                 )
-            if x.shape[axis] != features:
+            if shape[axis] != features:
                 where = "the last axis" if axis == -1 else f"axis {axis} (channels)"
                 raise ShapeError(
                     f"{self._label()} expects {features} features on {where}, got input of "
-                    f"shape {tuple(x.shape)}. Check the previous layer's output size or the data."
+                    f"shape {tuple(shape)}. Check the previous layer's output size or the data."
                 )
-        if dtype is not None and x.dtype != dtype:
-            other = (
-                f" (or build the layer with dtype={x.dtype.name!r})" if x.dtype.kind == "f" else ""
-            )
-            raise DTypeError(
-                f"{self._label()} holds {np.dtype(dtype).name} parameters but got "
-                f"{x.dtype} input. Cast the data once with x.astype({np.dtype(dtype).name!r})"
-                f"{other}."
-            )
-        if dtype is None and x.dtype.kind != "f":
+        if dtype is not None:
+            if x.dtype is not dtype and x.dtype != dtype:  # NumPy's dtypes are singletons
+                other = (
+                    f" (or build the layer with dtype={x.dtype.name!r})"
+                    if x.dtype.kind == "f"
+                    else ""
+                )
+                raise DTypeError(
+                    f"{self._label()} holds {np.dtype(dtype).name} parameters but got "
+                    f"{x.dtype} input. Cast the data once with x.astype({np.dtype(dtype).name!r})"
+                    f"{other}."
+                )
+        elif x.dtype.kind != "f":
             raise DTypeError(
                 f"{self._label()} expects floating-point input, got {x.dtype}. "
                 f"Cast it with x.astype('float32')."

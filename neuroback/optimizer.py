@@ -15,6 +15,7 @@ checked completely before any of it is applied (:mod:`neuroback.optimizer_state`
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -32,12 +33,17 @@ from .optimizer_groups import assign_groups, check_group, group_hyperparameters
 from .optimizer_state import capture_state, stage_state
 from .optimizer_undo import StepSnapshot
 from .parameter import Parameter
+from .step_plan import StepPlan, make_plan
 from .transform import GradientTransform, chain
 from .tree import is_array as _is_array
 from .tree import leaves as _leaves
 from .tree import replace_leaves as _replace_leaves
 
 __all__ = ["Optimizer"]
+
+
+#: What ``with`` enters when an update needs no scratch session.
+_NO_SESSION = contextlib.nullcontext()
 
 
 def _check_lr(lr: Any) -> float:
@@ -88,6 +94,11 @@ class Optimizer(ABC):
         self._param_steps: dict[str, int] = {}  # updates each parameter has received
         self._transform_state: Any = None
         self._flat: FlatLayout | None = None  # the packed layout (element-wise rules)
+        self._plan: StepPlan | None = None  # what the next steps reuse (neuroback.step_plan)
+        #: (hyperparameters(), a copy of the groups, the read-only per-group mappings)
+        self._per_group: (
+            tuple[dict[str, Any], tuple[dict[str, Any], ...], list[Mapping[str, Any]]] | None
+        ) = None
         self._backend: Backend | None = None
         self._model: Layer | None = None
         self._skipped: Any = 0  # a host int, or a 0-d device count read only when asked
@@ -216,6 +227,8 @@ class Optimizer(ABC):
         self._skipped = 0
         self.step_count = 0
         self._flat = None
+        self._plan = None
+        self._per_group = None
         if self.elementwise:
             self._flat_layout({n: p for n, p in params.items() if p.trainable})
         return self
@@ -321,40 +334,67 @@ class Optimizer(ABC):
         Returns whether the update was applied: a bool on the host, a 0-d boolean array
         on a device (read it only when a sync is acceptable).
         """
-        backend = self._require_bound("step")
-        active = {n: p for n, p in self._params.items() if p.trainable}
-        # packing (when the layout went stale) first: it gives the parameters new storage
-        flat = self._flat_layout(active) if self.elementwise else None
-        grads = {n: p.grad for n, p in active.items()}  # a lazily zero gradient is filled
+        backend = self._backend
+        if backend is None or not self._params:
+            backend = self._require_bound("step")  # raises
+        plan = self._plan
+        if plan is None or plan.generation != Parameter._generation:  # plan.current()
+            plan = self._plan = self._make_plan()
+        if self.transforms or plan.flat is None:  # a lazily zero gradient is filled
+            grads = {n: p.grad for n, p in plan.active.items()}
+        else:  # the update reads the flat buffers: only fill what is lazily zero
+            grads = None
+            for param in plan.params:
+                param.grad  # noqa: B018
         if not skip_nonfinite:
-            self._apply(active, grads, backend, flat)
+            self._apply(plan, grads, backend)
             return True
         # packed: one reduction per flat buffer, not one per parameter
-        checked = [g.grads for g in flat.groups] if flat is not None else [*grads.values()]
-        ok = backend.all_finite([*checked, *also_finite])
+        ok = backend.all_finite([*plan.checked, *also_finite])
         if backend.host_reads_are_free:
             if bool(ok):
-                self._apply(active, grads, backend, flat)
+                self._apply(plan, grads, backend)
                 return True
-            self._skip(active)
+            self._skip(plan.active)
             return False
         # on a device: update, then put back on the device what a non-finite step changed
         # (neuroback.optimizer_undo)
-        before = StepSnapshot(active, self._slots, self._transform_state)
-        self._apply(active, grads, backend, flat)
+        before = StepSnapshot(plan.active, self._slots, self._transform_state)
+        self._apply(plan, grads, backend)
         self._transform_state, self._skipped = before.restore_unless(
             ok, self._slots, self._transform_state, self._skipped, backend
         )
+        if before.dropped_slots:  # the plan's layout held the slots just removed
+            self._plan = None
         return ok
 
-    def _apply(
-        self,
-        active: Mapping[str, Parameter],
-        grads: dict[str, Array],
-        backend: Backend,
-        flat: FlatLayout | None = None,
-    ) -> None:
+    def _make_plan(self) -> StepPlan:
+        """A new :class:`~neuroback.step_plan.StepPlan`: the trainable parameters, packed
+        first where the rule is element-wise and the layout went stale (packing gives the
+        parameters new storage). An element-wise rule that could not pack this time is
+        planned again at the next step, as its parameters may pack then."""
+        active = {n: p for n, p in self._params.items() if p.trainable}
+        flat = self._flat_layout(active) if self.elementwise else None
+        return make_plan(active, flat, cacheable=flat is not None or not self.elementwise)
+
+    def _group_hyperparameters(self) -> list[Mapping[str, Any]]:
+        """The hyperparameters in force per group, read-only; remade only when
+        :meth:`hyperparameters` or the groups changed since the last step (a schedule
+        moved ``lr``)."""
+        defaults, groups = self.hyperparameters(), self.groups
+        cached = self._per_group
+        if cached is not None and cached[0] == defaults and cached[1] == groups:
+            return cached[2]
+        per_group: list[Mapping[str, Any]] = [
+            MappingProxyType(hp) for hp in group_hyperparameters(defaults, groups)
+        ]
+        self._per_group = (defaults, tuple(dict(g) for g in groups), per_group)
+        return per_group
+
+    def _apply(self, plan: StepPlan, grads: dict[str, Array] | None, backend: Backend) -> None:
+        active, flat = plan.active, plan.flat
         if self.transforms:
+            assert grads is not None  # made above whenever there are transforms
             values = {n: p.value for n, p in active.items()}
             transformed, self._transform_state = self._chain.update(
                 grads, self._transform_state, values, backend=backend
@@ -364,12 +404,12 @@ class Optimizer(ABC):
             grads = transformed
         self.step_count += 1
         # read-only: every parameter of a group shares its mapping during a step
-        defaults = self.hyperparameters()
-        per_group = [MappingProxyType(hp) for hp in group_hyperparameters(defaults, self.groups)]
+        per_group = self._group_hyperparameters()
         param_steps = self._param_steps
         # the update kernels share one temporary, released when the step ends (memory
-        # peaks in the forward and backward passes, where it is not held)
-        with scratch_session():
+        # peaks in the forward and backward passes, where it is not held); no array
+        # here is large enough for a kernel's scratch to be lent: no session
+        with scratch_session() if plan.needs_scratch else _NO_SESSION:
             if flat is not None:
                 for group in flat.groups:  # one call per group and dtype
                     step = param_steps[group.names[0]] + 1
@@ -380,6 +420,7 @@ class Optimizer(ABC):
                     if len(group.slots) != len(group.slot_views):
                         group.adopt_new_slots(self._slots)
                 return
+            assert grads is not None  # the per-parameter path always has them
             group_of = self._group_of
             for name, param in active.items():
                 param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch
@@ -424,6 +465,7 @@ class Optimizer(ABC):
             self._skipped = int(current.to_host(self._skipped))
         self._backend = target
         self._flat = None  # packed again, on the new backend, at the next step
+        self._plan = None
         return self
 
     def zero_grad(self) -> None:
@@ -450,6 +492,7 @@ class Optimizer(ABC):
         staged = stage_state(self, state, current_slots=self._slots)
         # everything checked: apply
         staged.write_slots(self._slots, backend)
+        self._plan = None  # a lazy slot may have been added or removed
         for key, value in staged.hyperparameters.items():
             setattr(self, key, value)
         self.step_count = staged.step_count

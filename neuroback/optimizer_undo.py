@@ -37,7 +37,7 @@ class StepSnapshot:
     state in place); :meth:`restore_unless` writes them back where the step is rejected.
     """
 
-    __slots__ = ("_active", "_slots", "_transform_leaves", "_values")
+    __slots__ = ("_active", "_slots", "_transform_leaves", "_values", "dropped_slots")
 
     def __init__(
         self,
@@ -51,6 +51,8 @@ class StepSnapshot:
         self._transform_leaves = [
             leaf.copy() if is_array(leaf) else leaf for leaf in leaves(transform_state)
         ]
+        #: Whether :meth:`restore_unless` removed slots the step had created.
+        self.dropped_slots = False
 
     def restore_unless(
         self,
@@ -76,6 +78,7 @@ class StepSnapshot:
         bad = ~ok
         created = {n: set(slots[n]) - set(self._slots[n]) for n in self._active}
         drop_created = any(created.values()) and not bool(backend.to_host(ok))
+        self.dropped_slots = drop_created
         for name, param in self._active.items():
             xp.copyto(param.value, self._values[name], where=bad)
             saved = self._slots[name]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 import numpy as np
 
@@ -35,9 +35,17 @@ class Parameter:
     :meth:`Layer.named_parameters() <neuroback.Layer.named_parameters>` lists
     it under. A frozen parameter (``trainable=False``) still receives
     gradients but no optimizer updates it.
+
+    Every change that an optimizer's cached step plan depends on (new storage, a
+    changed ``trainable`` flag) advances :meth:`generation`, a counter shared by all
+    parameters: an optimizer compares one number per step instead of re-checking
+    every parameter (:mod:`neuroback.step_plan`).
     """
 
-    __slots__ = ("_backend", "_grad", "_grad_is_zero", "_value", "name", "trainable")
+    __slots__ = ("_backend", "_grad", "_grad_is_zero", "_trainable", "_value", "name")
+
+    #: Advanced by every storage rebinding and ``trainable`` change of any parameter.
+    _generation: ClassVar[int] = 0
 
     def __init__(
         self, value: Array, *, name: str, backend: Backend, trainable: bool = True
@@ -48,7 +56,26 @@ class Parameter:
         self._grad = backend.xp.zeros_like(value)
         self._grad_is_zero = False  # True: the buffer is stale and logically all zeros
         self.name = name
-        self.trainable = trainable
+        self._trainable = bool(trainable)
+
+    @staticmethod
+    def generation() -> int:
+        """A number that changes whenever any parameter gets new storage (``model.to``, an
+        optimizer packing it into flat buffers) or its ``trainable`` flag changes; what
+        else a parameter does (values, gradients, in place) leaves it as it is."""
+        return Parameter._generation
+
+    @property
+    def trainable(self) -> bool:
+        """Whether an optimizer updates this parameter (``False``: frozen)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag != self._trainable:
+            self._trainable = flag
+            Parameter._generation += 1
 
     @property
     def value(self) -> Array:
@@ -108,8 +135,11 @@ class Parameter:
 
     def accumulate_sum(self, a: Array, axis: int = 0) -> None:
         """Add ``a.sum(axis)`` into :attr:`grad`, summing in place when grad is zero."""
-        if self._grad_is_zero:  # the array's own method: no dispatch through xp.sum
-            a.sum(axis=axis, out=self._grad)
+        if self._grad_is_zero:
+            if type(a) is np.ndarray:  # ndarray.sum's own work, without its Python wrapper
+                np.add.reduce(a, axis=axis, out=self._grad)
+            else:  # the array's own method: no dispatch through xp.sum
+                a.sum(axis=axis, out=self._grad)
             self._grad_is_zero = False
         else:
             self._backend.xp.add(self._grad, a.sum(axis=axis), out=self._grad)
@@ -129,6 +159,7 @@ class Parameter:
             )
         self._value = value
         self._grad = grad
+        Parameter._generation += 1
 
     def _move_to(self, backend: Backend) -> None:
         """Re-home value and gradient on ``backend`` (a sanctioned rebinding)."""
@@ -139,6 +170,7 @@ class Parameter:
         self._value = backend.asarray(host_value)
         self._grad = backend.asarray(host_grad)
         self._backend = backend
+        Parameter._generation += 1
 
     def __repr__(self) -> str:
         flag = "" if self.trainable else ", frozen"

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, final, overload
 
 from .backend import Array, BackendLike
-from .layer import Backward, Layer, Observer, forward_child, run_backward
+from .layer import Backward, Layer, Observer, forward_child, missing_input_grad, run_backward
 
 __all__ = ["Sequential"]
 
@@ -96,7 +96,9 @@ class Sequential(Layer):
             # Every layer but the first hands its input gradient to the layer before it;
             # only the first one's dx leaves the model, so only it may skip the product.
             for i in range(len(backwards) - 1, 0, -1):
-                dy = run_backward(backwards[i], dy, input_grad=True, owner=layers[i])
+                dy = backwards[i](dy)  # run_backward(..., input_grad=True), inlined
+                if dy is None:
+                    missing_input_grad(layers[i])
             if not backwards:
                 return dy
             return run_backward(backwards[0], dy, input_grad=input_grad, owner=layers[0])

@@ -123,13 +123,10 @@ class Strategy(ABC):
 class SingleProcess(Strategy):
     """One process does everything: the default, with no communication at all."""
 
-    @property
-    def rank(self) -> int:
-        return 0
-
-    @property
-    def world_size(self) -> int:
-        return 1
+    # class attributes rather than the base class's properties (read at every training
+    # step through ``distributed``); a subclass may still override them with properties
+    rank = 0
+    world_size = 1
 
     def allreduce_sum(self, array: np.ndarray) -> np.ndarray:
         return np.array(array, copy=True)

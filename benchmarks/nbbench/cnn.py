@@ -54,7 +54,7 @@ def nb_cnn_trainer(ts: Any, size: str, seed: int, adam: bool) -> Any:
     opt = nb.optimizers.Adam(lr=ADAM_LR) if adam else nb.optimizers.SGD(lr=SGD_LR)
     model = build_nb_model(ts, size, seed)
     trainer = nb.Trainer(model, nb.losses.SoftmaxCrossEntropy(), opt, seed=seed)
-    guard = trainer.interrupt_guard()
+    guard = trainer.loop()
     guard.__enter__()
     ts._ENTERED_GUARDS.append(guard)  # alive for the whole worker, whoever keeps the step
     return trainer

@@ -62,7 +62,7 @@ def fit_share(ts: Any, spec: dict[str, Any]) -> dict[str, Any]:
         order = order_rng.permutation(n)
         batches = [(xa[order[i : i + b]], ya[order[i : i + b]]) for i in range(0, n, b)]
         total = 0.0
-        with plain.interrupt_guard():  # as fit does: installed once per run
+        with plain.loop():  # as fit does: installed once per run
             for xb, yb in batches:
                 t0 = clock()
                 plain.train_step(xb, yb)

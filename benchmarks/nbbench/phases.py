@@ -8,8 +8,9 @@ One *phased step* calls the parts of ``train_step`` one at a time, each timed on
 - ``loss``: ``trainer.loss.forward(pred, y)``
 - ``backward``: ``neuroback.layer.run_backward(backward, dpred, input_grad=False, owner=model)``
 - ``guard``: ``optimizer.backend.all_finite(gradients + [loss])`` over what ``try_step``
-  reduces (an element-wise optimizer's flat gradient buffers, else each trainable
-  parameter's gradient), read on the host where that is free, as ``try_step`` does
+  reduces (its step plan's arrays: an element-wise optimizer's flat gradient buffers,
+  else each trainable parameter's gradient), read on the host where that is free, as
+  ``try_step`` does
 - ``update``: ``optimizer.try_step(skip_nonfinite=False)`` (transforms and the update rule,
   no guard)
 - ``zero_grad``: ``optimizer.zero_grad()``
@@ -53,15 +54,12 @@ def phased_step_fn(trainer: Any, run_backward: Any) -> Any:
         run_backward(backward, dpred, input_grad=False, owner=model)
         t3 = clock()
         backend = opt.backend
-        # what try_step reduces: an element-wise optimizer's flat gradient buffers (one per
-        # group and dtype), else each trainable parameter's gradient
-        active = {n: p for n, p in opt.params.items() if p.trainable}
-        flat = opt._flat_layout(active)
-        grads = (
-            [g.grads for g in flat.groups]
-            if flat is not None
-            else [p.grad for p in active.values()]
-        )
+        # what try_step reduces: its step plan's arrays (an element-wise optimizer's flat
+        # gradient buffers, one per group and dtype, else each trainable gradient)
+        plan = opt._plan
+        if plan is None or not plan.current():
+            plan = opt._plan = opt._make_plan()
+        grads = list(plan.checked)
         ok = backend.all_finite([*grads, value])
         if backend.host_reads_are_free:
             ok = bool(ok)

@@ -108,7 +108,7 @@ class Backend(ABC):
         """
         arrays = list(arrays)
         xp = self.xp
-        if self.host_reads_are_free:  # dot products and Python floats raise no FP warnings
+        if self.host_reads_are_free:  # vdot and Python floats raise no FP warnings (dot does)
             total = 0.0
             for a in arrays:
                 if a.ndim:

@@ -17,10 +17,8 @@ class NumpyBackend(Backend):
     name = "numpy"
     host_reads_are_free = True
     xp = np
-
-    @property
-    def array_type(self) -> type:
-        return np.ndarray
+    #: a class attribute, not the base class's property: read by every layer's input check
+    array_type = np.ndarray
 
     def asarray(self, data: Any, dtype: Any = None) -> Array:
         if hasattr(data, "__cuda_array_interface__") and hasattr(data, "get"):
