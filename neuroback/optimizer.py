@@ -32,7 +32,7 @@ from .layer import Layer
 from .optimizer_groups import assign_groups, check_group, group_hyperparameters
 from .optimizer_state import capture_state, stage_state
 from .optimizer_undo import StepSnapshot
-from .parameter import Parameter
+from .parameter import Parameter, realize_gradients
 from .step_plan import StepPlan, make_plan
 from .transform import GradientTransform, chain
 from .tree import is_array as _is_array
@@ -344,8 +344,7 @@ class Optimizer(ABC):
             grads = {n: p.grad for n, p in plan.active.items()}
         else:  # the update reads the flat buffers: only fill what is lazily zero
             grads = None
-            for param in plan.params:
-                param.grad  # noqa: B018
+            realize_gradients(plan.params)
         if not skip_nonfinite:
             self._apply(plan, grads, backend)
             return True

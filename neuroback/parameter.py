@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar, final
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .backend import Array, Backend
 from .errors import ShapeError
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "realize_gradients"]
 
 
 @final
@@ -178,3 +179,13 @@ class Parameter:
             f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype}, "
             f"backend={self._backend.name!r}{flag})"
         )
+
+
+def realize_gradients(params: Iterable[Parameter]) -> None:
+    """Make every lazily zero gradient of ``params`` real (its buffer filled with zeros),
+    as reading :attr:`Parameter.grad` would: for code that reads the gradient buffers
+    directly, such as an optimizer's flat buffers (one loop, no property per parameter)."""
+    for param in params:
+        if param._grad_is_zero:
+            param._grad.fill(0)
+            param._grad_is_zero = False

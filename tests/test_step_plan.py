@@ -155,3 +155,16 @@ def test_a_rule_that_is_not_elementwise_plans_once_too(rule: str) -> None:
     assert plan.flat is None and plan.current()
     _step(model, opt)
     assert opt._plan is plan
+
+
+def test_a_parameter_without_a_gradient_this_step_is_not_moved_by_last_steps() -> None:
+    """After ``zero_grad`` a gradient is zero lazily: its buffer still holds the last
+    step's numbers. A packed update reads the buffers, so the step must clear them first."""
+    model = _model()
+    opt = nb.optimizers.SGD(lr=0.1).bind(model)
+    _step(model, opt)  # every gradient buffer now holds that step's numbers
+    kept = model[0].W.value.copy()
+    model[2].W.accumulate(np.ones_like(model[2].W.value))  # only the last layer this time
+    opt.step()
+    np.testing.assert_array_equal(model[0].W.value, kept)
+    np.testing.assert_array_equal(model[0].W.grad, 0.0)

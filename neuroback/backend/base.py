@@ -106,7 +106,8 @@ class Backend(ABC):
         device an overflowing gradient counts as non-finite (its update would overflow
         too).
         """
-        arrays = list(arrays)
+        if not isinstance(arrays, list):
+            arrays = list(arrays)
         xp = self.xp
         if self.host_reads_are_free:  # vdot and Python floats raise no FP warnings (dot does)
             total = 0.0
