@@ -82,11 +82,13 @@ class compiled:  # lower case: used like a decorator function
     call raises :class:`Unavailable`; a kernel's compiled version catches it and runs
     its reference."""
 
-    __slots__ = ("__wrapped__", "_compiled", "_fn")
+    __slots__ = ("__wrapped__", "_compiled", "_fn", "_typing_error")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self._fn = fn
         self._compiled: Callable[..., Any] | None = None
+        #: numba's TypingError once compiled (an exception no call raises before that)
+        self._typing_error: type[BaseException] = _NeverRaised
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any) -> Any:
@@ -97,14 +99,16 @@ class compiled:  # lower case: used like a decorator function
                 return loop(*args)
             try:
                 import numba
+                import numba.core.errors
             except Exception as exc:  # installed but broken (e.g. a NumPy it predates)
                 raise _give_up(f"import numba: {type(exc).__name__}: {exc}") from exc
+            self._typing_error = numba.core.errors.TypingError
             loop = self._compiled = numba.njit(self._fn, nogil=True)
-        if loop is self._fn:
-            return loop(*args)
-        import numba.core.errors
-
         try:
             return loop(*args)
-        except numba.core.errors.TypingError as exc:  # types it cannot compile for
+        except self._typing_error as exc:  # types it cannot compile for
             raise _give_up(f"{self._fn.__name__}: {str(exc).splitlines()[0]}") from exc
+
+
+class _NeverRaised(Exception):
+    """What :class:`compiled` catches before numba is imported: nothing."""

@@ -387,7 +387,8 @@ class Optimizer(ABC):
         per_group: list[Mapping[str, Any]] = [
             MappingProxyType(hp) for hp in group_hyperparameters(defaults, groups)
         ]
-        self._per_group = (defaults, tuple(dict(g) for g in groups), per_group)
+        # copies: a subclass may return the same dict every time, changed in place
+        self._per_group = (dict(defaults), tuple(dict(g) for g in groups), per_group)
         return per_group
 
     def _apply(self, plan: StepPlan, grads: dict[str, Array] | None, backend: Backend) -> None:
@@ -399,7 +400,11 @@ class Optimizer(ABC):
                 grads, self._transform_state, values, backend=backend
             )
             if flat is not None and any(transformed[n] is not g for n, g in grads.items()):
-                flat = None  # a transform returned new arrays: they are not in the buffers
+                # a transform returned new arrays, which are not in the buffers: this step
+                # runs per parameter, and may create slots outside them, so the next
+                # step plans again (and packs the new slots)
+                flat = None
+                self._plan = None
             grads = transformed
         self.step_count += 1
         # read-only: every parameter of a group shares its mapping during a step

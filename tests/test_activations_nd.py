@@ -273,3 +273,23 @@ def test_dense_with_relu_equals_maximum_with_zero_on_a_large_batch(dtype: str) -
     dense = nb.layers.Dense(16, 65, activation="relu", dtype=dtype, rng=0)  # 65,000 outputs
     want = np.maximum(x @ dense.W.value + dense.b.value, 0)
     np.testing.assert_array_equal(dense(x), want)
+
+
+@pytest.mark.parametrize("size", [0, 7, 4096, (1 << 18) + 3, 3 << 18])
+def test_relu_matches_maximum_with_zero_bit_for_bit_at_every_size(size: int) -> None:
+    """ReLU compares with a shared read-only array of zeros, chunk by chunk past its
+    length: NaN kept, the sign of a zero as ``maximum(x, 0)`` gives it, the zeros never
+    written and never longer than their cap."""
+    from neuroback_builtins import activations
+
+    rng = np.random.default_rng(size)
+    x = rng.normal(size=size).astype(np.float32)
+    x[::11] = np.nan
+    x[1::13] = -0.0
+    y = nb.layers.ReLU()(x.reshape(1, -1)).reshape(-1)
+    expected = np.maximum(x, 0)
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(expected))
+    zeros = activations._ZEROS[np.dtype(np.float32)]
+    assert zeros.size <= activations._ZEROS_MAX and not zeros.any()
+    assert not zeros.flags.writeable

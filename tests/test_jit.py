@@ -73,3 +73,41 @@ def test_types_numba_refuses_run_the_reference_with_one_warning() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["unavailable", "1", "False"]
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+        {"momentum": 0.0, "dampening": 0.0, "weight_decay": 1e-2, "nesterov": False},
+        {"momentum": 0.9, "dampening": 0.1, "weight_decay": 1e-2, "nesterov": False},
+        {"momentum": 0.9, "dampening": 0.0, "weight_decay": 1e-3, "nesterov": True},
+    ],
+)
+@pytest.mark.parametrize("first_step", [True, False])
+def test_the_compiled_sgd_step_gives_the_numpy_versions_bits(
+    dtype: type, settings: dict, first_step: bool
+) -> None:
+    """The compiled loop is SGD's NumPy kernel for NumPy arrays of float32/64: one pass, no
+    temporary, the same roundings (values and velocity bitwise equal); other arrays (a
+    non-contiguous view) take the NumPy version."""
+    import neuroback as nb
+    from neuroback_builtins import sgd
+
+    backend = nb.get_backend("numpy")
+    assert sgd.sgd_step.implementation_for(backend) is sgd._sgd_compiled
+    rng = np.random.default_rng(7)
+    for shape, view in [((33, 7), False), ((8, 12), True)]:
+        value, grad, velocity = (rng.normal(size=shape).astype(dtype) for _ in "vgm")
+        if view:  # every other column: not contiguous
+            value, grad, velocity = value[:, ::2], grad[:, ::2], velocity[:, ::2]
+        kwargs = {"lr": 0.05, **settings, "first_step": first_step}
+        moving = velocity if settings["momentum"] else None
+        expected_value, expected_velocity = value.copy(), velocity.copy()
+        expected_moving = expected_velocity if moving is not None else None
+        sgd._sgd_numpy(backend, expected_value, grad, expected_moving, **kwargs)
+        sgd._sgd_compiled(backend, value, grad, moving, **kwargs)
+        np.testing.assert_array_equal(value, expected_value)
+        np.testing.assert_array_equal(velocity, expected_velocity)

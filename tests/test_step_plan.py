@@ -168,3 +168,80 @@ def test_a_parameter_without_a_gradient_this_step_is_not_moved_by_last_steps() -
     opt.step()
     np.testing.assert_array_equal(model[0].W.value, kept)
     np.testing.assert_array_equal(model[0].W.grad, 0.0)
+
+
+class _SometimesNew(nb.GradientTransform):
+    """Returns new arrays (copies) at every other step, the gradients themselves between."""
+
+    def init(self, params: object, *, backend: object) -> int:
+        return 0
+
+    def update(self, grads: dict, state: int, params: object, *, backend: object) -> tuple:
+        if state % 2 == 0:
+            return {n: g * 1.0 for n, g in grads.items()}, state + 1
+        return grads, state + 1
+
+
+def test_momentum_survives_a_transform_that_returns_new_arrays_at_some_steps() -> None:
+    """A step whose transform returns new arrays runs per parameter and creates the
+    velocity outside the packed buffers; the next step must pack it, not start over."""
+    model, twin = _model(), _model()
+    opt = nb.optimizers.SGD(lr=0.1, momentum=0.9, transforms=[_SometimesNew()]).bind(model)
+    per_parameter = type("PerParameterSGD", (nb.optimizers.SGD,), {"elementwise": False})
+    reference = per_parameter(lr=0.1, momentum=0.9, transforms=[_SometimesNew()]).bind(twin)
+    for _ in range(4):
+        _step(model, opt)
+        _step(twin, reference)
+        for name, param in model.named_parameters().items():
+            np.testing.assert_array_equal(param.value, twin.named_parameters()[name].value)
+
+
+def test_hyperparameters_changed_in_a_dict_the_optimizer_returns_again_are_used() -> None:
+    class OneDict(nb.optimizers.SGD):
+        """Returns the same dict every time, updated in place (allowed by the contract)."""
+
+        def hyperparameters(self) -> dict:
+            hp = self.__dict__.setdefault("_hp", {})
+            hp.update(super().hyperparameters())
+            return hp
+
+    model = _model()
+    opt = OneDict(lr=1.0, groups=[{"params": "0.*", "lr_scale": 1.0}]).bind(model)
+    _step(model, opt)
+    opt.lr = 0.0
+    kept = {k: p.value.copy() for k, p in model.named_parameters().items()}
+    _step(model, opt)
+    for name, param in model.named_parameters().items():
+        np.testing.assert_array_equal(param.value, kept[name], err_msg=name)
+
+
+@pytest.mark.parametrize("elementwise", [True, False])
+def test_rebinding_to_another_model_with_the_same_names_updates_the_new_one(
+    elementwise: bool,
+) -> None:
+    rule = type("Rule", (nb.optimizers.SGD,), {"elementwise": elementwise})
+    old, new = _model(seed=0), _model(seed=1)
+    opt = rule(lr=0.1).bind(old)
+    _step(old, opt)
+    old_values = {k: p.value.copy() for k, p in old.named_parameters().items()}
+    new_values = {k: p.value.copy() for k, p in new.named_parameters().items()}
+    opt.bind(new)
+    _step(new, opt)
+    for name, param in old.named_parameters().items():
+        np.testing.assert_array_equal(param.value, old_values[name], err_msg=name)
+    assert all(
+        not np.array_equal(p.value, new_values[k]) for k, p in new.named_parameters().items()
+    )
+
+
+@pytest.mark.parametrize("size", [100, 1 << 20])
+def test_mse_keeps_its_accuracy_at_every_size(size: int) -> None:
+    """Small outputs sum the squares with one dot product, large ones pairwise: both
+    within a few float32 roundings of the float64 value."""
+    rng = np.random.default_rng(0)
+    pred = rng.normal(size=(size // 4, 4)).astype(np.float32)
+    target = rng.normal(size=(size // 4, 4)).astype(np.float32)
+    value, _ = nb.losses.MSE().forward(pred, target)
+    exact = np.mean((pred.astype(np.float64) - target.astype(np.float64)) ** 2)
+    assert value.dtype == np.float32 and value.shape == ()
+    assert abs(float(value) - exact) <= 1e-6 * exact

@@ -30,6 +30,7 @@ from .totals import Totals
 from .update_window import flush_partial_accumulation
 
 if TYPE_CHECKING:
+    from ..backend import Array
     from .trainer import Trainer
 
 __all__ = [
@@ -49,9 +50,10 @@ def stop_agreed(trainer: Trainer) -> bool:
     return trainer.stop_training
 
 
-def end_fit_context(trainer: Trainer) -> None:
-    """Forget what only a running ``fit`` holds: the model's state list, the loader, the sums."""
-    trainer._state = None
+def end_fit_context(trainer: Trainer, outer_state: dict[str, Array] | None = None) -> None:
+    """Forget what only a running ``fit`` holds: the model's state list (back to
+    ``outer_state``, a :meth:`~neuroback.Trainer.loop` block's), the loader, the sums."""
+    trainer._state = outer_state
     trainer._loader = None
     trainer._epoch_totals = trainer._log_totals = None
 

@@ -38,6 +38,7 @@ from ..backend import Array, Backend, BackendLike, configured_backend, get_backe
 from ..blas_warmup import warm_blas
 from ..callback import Callback
 from ..config import build
+from ..deprecation import warn_deprecated
 from ..errors import BackendMismatchError
 from ..layer import Layer, run_backward
 from ..loss import Loss
@@ -93,7 +94,11 @@ class _Loop:
         trainer = self._trainer
         self._installed.__enter__()
         if trainer._state is None:  # not inside fit or another loop
-            trainer._state = trainer.model.named_state()
+            try:
+                trainer._state = trainer.model.named_state()
+            except BaseException:
+                self._installed.__exit__(None, None, None)
+                raise
             self._owner = True
 
     def __exit__(self, *exc: object) -> None:
@@ -327,6 +332,14 @@ class Trainer:
         """
         return _Loop(self)
 
+    def interrupt_guard(self) -> contextlib.AbstractContextManager[None]:
+        """Deprecated: use :meth:`loop`, which does this and also lists the layer state once.
+
+        Removed in neuroback 0.3; until then it is :meth:`loop` with a deprecation warning.
+        """
+        warn_deprecated("Trainer.interrupt_guard()", "Trainer.loop()", removed_in="0.3")
+        return _Loop(self)
+
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
         """Write everything needed to resume this run exactly to one file, atomically.
 
@@ -415,6 +428,8 @@ class Trainer:
         self.stop_training = False
         self._nonfinite.begin_fit()
         started: list[Callback] = []
+        # a loop() block around this fit listed the layer state: it is put back afterwards
+        outer_state = self._state
         try:
             with self._interrupts.installed():
                 try:
@@ -432,11 +447,11 @@ class Trainer:
                     if stop_agreed(self):
                         break
         except BaseException as exc:
-            end_fit_context(self)
+            end_fit_context(self, outer_state)
             for error in end_training(self, started):
                 exc.add_note(f"on_train_end also raised: {type(error).__name__}: {error}")
             raise
-        end_fit_context(self)
+        end_fit_context(self, outer_state)
         errors = end_training(self, started)
         self._nonfinite.end_fit()
         if errors:

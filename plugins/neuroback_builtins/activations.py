@@ -34,15 +34,17 @@ class Elementwise:
 #: NumPy's ``maximum`` with a scalar operand runs without SIMD, and with a broadcast row
 #: a loop per row: on 8,192 float32 values (NumPy 2.4, AVX2) 10.5 us with ``0``, 3.9 us
 #: against a flat array of zeros as long (on 524,288: 597 us, against 125 us). A
-#: contiguous NumPy array is compared with a read-only flat array of zeros per dtype,
-#: grown to the largest activation seen. Large ones come from ``np.zeros`` as fresh pages
-#: that are only ever read, which the kernel maps to its shared zero page: they cost
-#: address space, not memory.
+#: contiguous NumPy array is compared with a read-only flat array of zeros per dtype, at
+#: most :data:`_ZEROS_MAX` long (a longer activation goes chunk by chunk). It comes from
+#: ``np.zeros`` as fresh pages that are only ever read, which Linux maps to its shared
+#: zero page: address space, not memory.
 _ZEROS: dict[np.dtype, np.ndarray] = {}
+_ZEROS_MAX = 1 << 18
 
 
 def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only flat array of ``size`` zeros of ``dtype`` (a view of the shared one)."""
+    """A read-only flat array of ``size`` zeros of ``dtype`` (a view of the shared one),
+    ``size`` at most ``_ZEROS_MAX``."""
     zeros = _ZEROS.get(dtype)
     if zeros is None or zeros.size < size:
         zeros = np.zeros(size, dtype)
@@ -60,10 +62,16 @@ def _relu(xp: Any, z: Array, out: Array | None) -> Array:
     ):
         return xp.maximum(z, 0, out=out)
     y = np.empty_like(z) if out is None else out
-    size = z.size
-    zeros = _ZEROS.get(z.dtype)
-    zeros = zeros[:size] if zeros is not None and zeros.size >= size else _zeros(size, z.dtype)
-    np.maximum(z.reshape(-1), zeros, out=y.reshape(-1))
+    flat_z, flat_y, size = z.reshape(-1), y.reshape(-1), z.size
+    if size <= _ZEROS_MAX:
+        zeros = _ZEROS.get(z.dtype)
+        zeros = zeros[:size] if zeros is not None and zeros.size >= size else _zeros(size, z.dtype)
+        np.maximum(flat_z, zeros, out=flat_y)
+        return y
+    zeros = _zeros(_ZEROS_MAX, z.dtype)
+    for start in range(0, size, _ZEROS_MAX):
+        stop = min(start + _ZEROS_MAX, size)
+        np.maximum(flat_z[start:stop], zeros[: stop - start], out=flat_y[start:stop])
     return y
 
 

@@ -15,7 +15,7 @@ gradient of cross-entropy through a sigmoid output).
 
 from __future__ import annotations
 
-from typing import final
+from typing import Any, final
 
 import numpy as np
 
@@ -55,9 +55,21 @@ class MSE(Loss):
                 )
             )
         diff = pred - target.astype(pred.dtype, copy=False)
-        flat = diff.reshape(-1)  # a new contiguous array: a view
-        # sum of squares as one dot product (BLAS; a pairwise sum and a temporary cost a
-        # small model's step more), then one division
-        value = backend.xp.asarray(backend.xp.dot(flat, flat) / flat.size)
+        value = backend.xp.asarray(_sum_of_squares(backend.xp, diff) / diff.size)
         diff *= 2.0 / diff.size
         return value, diff
+
+
+#: Up to this many elements the sum of squares is one dot product: a small model's step
+#: saves a temporary and a pass. Above it, NumPy's pairwise sum, whose rounding error grows
+#: with the log of the size, not the size (10**7 float32 values: a relative error of 3e-8
+#: pairwise, 9e-5 through a BLAS dot).
+DOT_MAX = 1 << 14
+
+
+def _sum_of_squares(xp: Any, diff: Array) -> Array:
+    r""":math:`\sum_j d_j^2`, as a 0-d array or scalar of ``diff``'s dtype."""
+    if diff.size <= DOT_MAX:
+        flat = diff.reshape(-1)  # a view where diff is C-ordered (pred - target is, usually)
+        return xp.dot(flat, flat)
+    return (diff * diff).sum()

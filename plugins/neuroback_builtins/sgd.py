@@ -21,7 +21,7 @@ from typing import Any, ClassVar, final
 
 import numpy as np
 
-from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks
+from neuroback import Array, Backend, GradientTransform, Optimizer, Parameter, checks, jit
 from neuroback.kernels import Kernel, scratch_like
 
 __all__ = ["SGD", "sgd_step"]
@@ -121,6 +121,113 @@ def _sgd_numpy(
         direction = grad
     np.multiply(direction, lr, out=tmp)
     np.subtract(value, tmp, out=value)
+
+
+def sgd_plain_loop(value: Array, grad: Array, lr: Any) -> None:
+    r"""Plain SGD, :math:`\theta \leftarrow \theta - \eta g`, element by element: the
+    NumPy version's ``value - grad * lr`` in one pass and without a temporary."""
+    for i in range(value.size):
+        value[i] = value[i] - grad[i] * lr
+
+
+def sgd_loop(value: Array, grad: Array, velocity: Array, scalars: Array) -> None:
+    """The NumPy version's arithmetic with weight decay and momentum, element by element.
+    ``scalars`` holds ``lr, momentum, 1 - dampening, weight_decay`` and the flags
+    ``momentum > 0, nesterov, first step`` as 0 or 1, in the arrays' dtype (one array
+    argument: each argument costs a compiled call its dispatch)."""
+    lr, momentum, keep, weight_decay = scalars[0], scalars[1], scalars[2], scalars[3]
+    has_momentum, nesterov, first_step = scalars[4] != 0, scalars[5] != 0, scalars[6] != 0
+    for i in range(value.size):
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * value[i]
+        if has_momentum:
+            v = g if first_step else velocity[i] * momentum + g * keep
+            velocity[i] = v
+            d = v * momentum + g if nesterov else v
+        else:
+            d = g
+        value[i] = value[i] - d * lr
+
+
+_sgd_plain_loop = jit.compiled(sgd_plain_loop)
+_sgd_loop = jit.compiled(sgd_loop)
+
+#: the dtypes the compiled loops take (others run the NumPy version)
+_COMPILED_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
+def _compilable(value: Array, grad: Array, velocity: Array | None) -> bool:
+    """Whether the loops take these arrays: C-contiguous NumPy arrays of one shape and one
+    float dtype they are compiled for (checked at every step: written out, not looped)."""
+    dtype, shape = value.dtype, value.shape
+    if not (
+        isinstance(value, np.ndarray)
+        and isinstance(grad, np.ndarray)
+        and dtype in _COMPILED_DTYPES
+        and grad.dtype == dtype
+        and grad.shape == shape
+        and value.flags.c_contiguous
+        and grad.flags.c_contiguous
+    ):
+        return False
+    return velocity is None or (
+        isinstance(velocity, np.ndarray)
+        and velocity.dtype == dtype
+        and velocity.shape == shape
+        and velocity.flags.c_contiguous
+    )
+
+
+if jit.available():
+
+    @sgd_step.implement("numpy")
+    def _sgd_compiled(
+        backend: Backend,
+        value: Array,
+        grad: Array,
+        velocity: Array | None,
+        *,
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+        first_step: bool,
+    ) -> None:
+        """One compiled pass over contiguous arrays of one float dtype (an element-wise
+        optimizer's flat buffers, or a parameter), without a temporary: the same bits as
+        the NumPy version, which runs for anything else. Every scalar is cast to the
+        arrays' dtype first, as NumPy casts a Python float operand."""
+        if momentum and velocity is None:
+            raise ValueError("SGD with momentum needs a velocity buffer")
+        if _compilable(value, grad, velocity):
+            flat_value, flat_grad = value.reshape(-1), grad.reshape(-1)
+            try:
+                if not momentum and not weight_decay:
+                    _sgd_plain_loop(flat_value, flat_grad, value.dtype.type(lr))
+                    return
+                flags = (bool(momentum), bool(nesterov), bool(first_step))
+                scalars = np.array(
+                    [lr, momentum, 1.0 - dampening, weight_decay, *flags], dtype=value.dtype
+                )
+                velocity_flat = flat_value if velocity is None else velocity.reshape(-1)
+                _sgd_loop(flat_value, flat_grad, velocity_flat, scalars)
+                return
+            except jit.Unavailable:
+                pass
+        _sgd_numpy(
+            backend,
+            value,
+            grad,
+            velocity,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            first_step=first_step,
+        )
 
 
 @functools.cache

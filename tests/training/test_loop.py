@@ -104,3 +104,51 @@ def test_steps_in_the_block_are_the_steps_outside_it() -> None:
         b.train_step(x, y)
     for name, value in a.model.state_dict().items():
         np.testing.assert_array_equal(value, b.model.state_dict()[name], err_msg=name)
+
+
+def test_the_layer_state_is_listed_once_for_the_block_even_around_fit() -> None:
+    trainer = _trainer()
+    listed: list[int] = []
+    walk = trainer.model.named_state
+
+    def counting() -> dict:
+        listed.append(1)
+        return walk()
+
+    trainer.model.named_state = counting  # type: ignore[method-assign]
+    x, y = _batch()
+    with trainer.loop():
+        for _ in range(3):
+            trainer.train_step(x, y)
+        assert len(listed) == 1
+        trainer.fit(x, y, epochs=1, batch_size=4)  # fit lists it again, for itself
+        after_fit = len(listed)
+        for _ in range(3):
+            trainer.train_step(x, y)
+        assert len(listed) == after_fit  # the block's listing is back in force
+    trainer.train_step(x, y)
+    assert len(listed) == after_fit + 1  # outside a block: listed at each step
+
+
+def test_a_block_that_cannot_list_the_state_leaves_no_handler_behind() -> None:
+    trainer = _trainer()
+
+    def broken() -> dict:
+        raise RuntimeError("cannot list")
+
+    trainer.model.named_state = broken  # type: ignore[method-assign]
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(RuntimeError, match="cannot list"), trainer.loop():
+        pass
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_interrupt_guard_is_a_deprecated_name_for_loop() -> None:
+    trainer = _trainer()
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.warns(nb.deprecation.NeurobackDeprecationWarning, match=r"Trainer\.loop\(\)"):
+        block = trainer.interrupt_guard()
+    with block:
+        assert signal.getsignal(signal.SIGINT) is not before
+        trainer.train_step(*_batch())
+    assert signal.getsignal(signal.SIGINT) is before
