@@ -39,6 +39,8 @@ from .switches import env_flag
 __all__ = ["Unavailable", "available", "compiled"]
 
 _available: bool | None = None
+#: why numba gave up in this process (then every compiled loop raises Unavailable)
+_gave_up: str | None = None
 
 
 class Unavailable(RuntimeError):
@@ -62,7 +64,8 @@ def available() -> bool:
 
 
 def _give_up(why: str) -> Unavailable:
-    global _available
+    global _available, _gave_up
+    _gave_up = why
     if _available:
         warnings.warn(
             f"neuroback.jit: numba cannot compile ({why}); the NumPy references run instead. "
@@ -79,22 +82,25 @@ class compiled:  # lower case: used like a decorator function
     not installed): a loop written once, readable as Python, run as machine code.
 
     Where numba is installed but cannot import, or refuses the arguments' types, the
-    call raises :class:`Unavailable`; a kernel's compiled version catches it and runs
-    its reference."""
+    call raises :class:`Unavailable`, and so does every compiled loop's call after it in
+    the process; a kernel's compiled version catches it and runs its NumPy version (never
+    the loop as interpreted Python, hundreds of times slower)."""
 
-    __slots__ = ("__wrapped__", "_compiled", "_fn", "_typing_error")
+    __slots__ = ("__wrapped__", "_compiled", "_fn", "_numba_error")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self._fn = fn
         self._compiled: Callable[..., Any] | None = None
-        #: numba's TypingError once compiled (an exception no call raises before that)
-        self._typing_error: type[BaseException] = _NeverRaised
+        #: numba's base error once compiled (an exception no call raises before that)
+        self._numba_error: type[BaseException] = _NeverRaised
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any) -> Any:
+        if _gave_up is not None:  # the kernels that call it run their NumPy versions
+            raise Unavailable(_gave_up)
         loop = self._compiled
         if loop is None:
-            if not available():
+            if not available():  # numba not installed, or NEUROBACK_JIT=0: plain Python
                 loop = self._compiled = self._fn
                 return loop(*args)
             try:
@@ -102,11 +108,11 @@ class compiled:  # lower case: used like a decorator function
                 import numba.core.errors
             except Exception as exc:  # installed but broken (e.g. a NumPy it predates)
                 raise _give_up(f"import numba: {type(exc).__name__}: {exc}") from exc
-            self._typing_error = numba.core.errors.TypingError
+            self._numba_error = numba.core.errors.NumbaError
             loop = self._compiled = numba.njit(self._fn, nogil=True)
         try:
             return loop(*args)
-        except self._typing_error as exc:  # types it cannot compile for
+        except self._numba_error as exc:  # types it cannot compile for, or cannot lower
             raise _give_up(f"{self._fn.__name__}: {str(exc).splitlines()[0]}") from exc
 
 

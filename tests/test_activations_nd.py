@@ -275,7 +275,7 @@ def test_dense_with_relu_equals_maximum_with_zero_on_a_large_batch(dtype: str) -
     np.testing.assert_array_equal(dense(x), want)
 
 
-@pytest.mark.parametrize("size", [0, 7, 4096, (1 << 18) + 3, 3 << 18])
+@pytest.mark.parametrize("size", [0, 7, 4096, (1 << 15) + 3, 3 << 15, 1 << 19])
 def test_relu_matches_maximum_with_zero_bit_for_bit_at_every_size(size: int) -> None:
     """ReLU compares with a shared read-only array of zeros, chunk by chunk past its
     length: NaN kept, the sign of a zero as ``maximum(x, 0)`` gives it, the zeros never

@@ -107,7 +107,59 @@ def test_the_compiled_sgd_step_gives_the_numpy_versions_bits(
         moving = velocity if settings["momentum"] else None
         expected_value, expected_velocity = value.copy(), velocity.copy()
         expected_moving = expected_velocity if moving is not None else None
-        sgd._sgd_numpy(backend, expected_value, grad, expected_moving, **kwargs)
+        sgd._sgd_reference(backend, expected_value, grad, expected_moving, **kwargs)
         sgd._sgd_compiled(backend, value, grad, moving, **kwargs)
         np.testing.assert_array_equal(value, expected_value)
         np.testing.assert_array_equal(velocity, expected_velocity)
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_a_weight_decay_that_rounds_to_zero_still_multiplies_as_numpy_does() -> None:
+    """1e-50 is 0 in float32, but NumPy's version tests the Python value and adds
+    0 * value, which is NaN for an infinite value: the compiled loop does the same."""
+    import neuroback as nb
+    from neuroback_builtins import sgd
+
+    backend = nb.get_backend("numpy")
+    kwargs = {"lr": 0.1, "momentum": 0.9, "dampening": 0.0, "weight_decay": 1e-50}
+    for first_step in (True, False):
+        value = np.array([np.inf, 0.5], np.float32)
+        velocity = np.ones(2, np.float32)
+        grad = np.ones(2, np.float32)
+        expected, expected_velocity = value.copy(), velocity.copy()
+        settings = {**kwargs, "nesterov": False, "first_step": first_step}
+        with np.errstate(invalid="ignore"):
+            sgd._sgd_numpy(backend, expected, grad, expected_velocity, **settings)
+            sgd._sgd_compiled(backend, value, grad, velocity, **settings)
+        np.testing.assert_array_equal(value, expected)
+        np.testing.assert_array_equal(velocity, expected_velocity)
+
+
+def test_after_numba_gives_up_compiled_loops_defer_to_numpy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once numba could not compile (it does not import, or refuses types), a compiled
+    loop raises Unavailable, so its kernel runs the NumPy version: never the loop as
+    interpreted Python, hundreds of times slower."""
+    monkeypatch.setattr(jit, "_gave_up", "numba refused a loop (simulated)")
+    loop = jit.compiled(_summed)
+    with pytest.raises(jit.Unavailable, match="simulated"):
+        loop(np.ones(3))
+    import neuroback as nb
+    from neuroback_builtins import sgd
+
+    backend = nb.get_backend("numpy")
+    value, grad = np.ones(4, np.float32), np.ones(4, np.float32)
+    sgd.sgd_step(
+        backend,
+        value,
+        grad,
+        None,
+        lr=0.5,
+        momentum=0.0,
+        dampening=0.0,
+        weight_decay=0.0,
+        nesterov=False,
+        first_step=True,
+    )
+    np.testing.assert_array_equal(value, np.full(4, 0.5, np.float32))

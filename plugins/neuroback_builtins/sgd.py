@@ -133,13 +133,16 @@ def sgd_plain_loop(value: Array, grad: Array, lr: Any) -> None:
 def sgd_loop(value: Array, grad: Array, velocity: Array, scalars: Array) -> None:
     """The NumPy version's arithmetic with weight decay and momentum, element by element.
     ``scalars`` holds ``lr, momentum, 1 - dampening, weight_decay`` and the flags
-    ``momentum > 0, nesterov, first step`` as 0 or 1, in the arrays' dtype (one array
-    argument: each argument costs a compiled call its dispatch)."""
+    ``momentum > 0, nesterov, first step, weight_decay > 0`` as 0 or 1, in the arrays'
+    dtype (one array argument: each argument costs a compiled call its dispatch). The
+    flags come from the Python values, as the NumPy version tests them (a weight decay
+    that rounds to 0 in float32 still multiplies, as there)."""
     lr, momentum, keep, weight_decay = scalars[0], scalars[1], scalars[2], scalars[3]
     has_momentum, nesterov, first_step = scalars[4] != 0, scalars[5] != 0, scalars[6] != 0
+    has_weight_decay = scalars[7] != 0
     for i in range(value.size):
         g = grad[i]
-        if weight_decay != 0:
+        if has_weight_decay:
             g = g + weight_decay * value[i]
         if has_momentum:
             v = g if first_step else velocity[i] * momentum + g * keep
@@ -207,7 +210,7 @@ if jit.available():
                 if not momentum and not weight_decay:
                     _sgd_plain_loop(flat_value, flat_grad, value.dtype.type(lr))
                     return
-                flags = (bool(momentum), bool(nesterov), bool(first_step))
+                flags = (bool(momentum), bool(nesterov), bool(first_step), bool(weight_decay))
                 scalars = np.array(
                     [lr, momentum, 1.0 - dampening, weight_decay, *flags], dtype=value.dtype
                 )
