@@ -342,8 +342,8 @@ class Optimizer(ABC):
             plan = self._plan = self._make_plan()
         if self.transforms or plan.flat is None:  # a lazily zero gradient is filled
             grads = {n: p.grad for n, p in plan.active.items()}
-        else:  # the update reads the flat buffers: only fill what is lazily zero
-            grads = None
+        else:  # the update reads the flat buffers, not this mapping: only fill them
+            grads = {}
             realize_gradients(plan.params)
         if not skip_nonfinite:
             self._apply(plan, grads, backend)
@@ -391,10 +391,11 @@ class Optimizer(ABC):
         self._per_group = (dict(defaults), tuple(dict(g) for g in groups), per_group)
         return per_group
 
-    def _apply(self, plan: StepPlan, grads: dict[str, Array] | None, backend: Backend) -> None:
+    def _apply(self, plan: StepPlan, grads: dict[str, Array], backend: Backend) -> None:
+        """Transforms, then the rule: on the plan's flat buffers, or per parameter on
+        ``grads`` (every active gradient; empty where the flat path needs none)."""
         active, flat = plan.active, plan.flat
         if self.transforms:
-            assert grads is not None  # made above whenever there are transforms
             values = {n: p.value for n, p in active.items()}
             transformed, self._transform_state = self._chain.update(
                 grads, self._transform_state, values, backend=backend
@@ -424,7 +425,6 @@ class Optimizer(ABC):
                     if len(group.slots) != len(group.slot_views):
                         group.adopt_new_slots(self._slots)
                 return
-            assert grads is not None  # the per-parameter path always has them
             group_of = self._group_of
             for name, param in active.items():
                 param_steps[name] += 1  # a frozen parameter's count waits, as in PyTorch

@@ -1,4 +1,4 @@
-"""Shared fixtures: the PyTorch oracle gate."""
+"""Shared fixtures: the PyTorch oracle gate, a Workspace spy, a Ctrl-C inside an update."""
 
 from __future__ import annotations
 
@@ -48,3 +48,23 @@ def lent_arrays(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(windows.Workspace, "lend", spy)
     return lambda name: watched.setdefault(name, [])
+
+
+@pytest.fixture
+def ctrl_c_during_update() -> Any:
+    """A gradient transform (class) that sends Ctrl-C to this process from inside the
+    optimizer's update: for the tests that a Ctrl-C there lands after the update."""
+    import os
+    import signal
+
+    import neuroback as nb
+
+    class InterruptDuringUpdate(nb.GradientTransform):
+        def init(self, params: Any, *, backend: Any) -> None:
+            return None
+
+        def update(self, grads: Any, state: Any, params: Any, *, backend: Any) -> Any:
+            os.kill(os.getpid(), signal.SIGINT)
+            return grads, state
+
+    return InterruptDuringUpdate

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from typing import Any
 
 import numpy as np
@@ -104,21 +102,12 @@ def test_an_accumulation_window_cut_by_an_error_is_discarded() -> None:
     assert float(layer.W.value[0, 0]) == 1.0
 
 
-class InterruptDuringUpdate(nb.GradientTransform):
-    """Sends Ctrl-C to this process from inside the optimizer's update."""
-
-    def init(self, params: Any, *, backend: Any) -> None:
-        return None
-
-    def update(self, grads: Any, state: Any, params: Any, *, backend: Any) -> Any:
-        os.kill(os.getpid(), signal.SIGINT)
-        return grads, state
-
-
-def test_ctrl_c_during_the_update_lands_after_it_so_the_step_is_complete() -> None:
+def test_ctrl_c_during_the_update_lands_after_it_so_the_step_is_complete(
+    ctrl_c_during_update: Any,
+) -> None:
     a, b = _one_weight(), _one_weight()
     model = nb.Sequential(a, b)
-    opt = nb.optimizers.SGD(lr=0.1, transforms=[InterruptDuringUpdate()])
+    opt = nb.optimizers.SGD(lr=0.1, transforms=[ctrl_c_during_update()])
     trainer = nb.Trainer(model, "MSE", opt, seed=0)
     with pytest.raises(KeyboardInterrupt):
         trainer.train_step(X, Y)
