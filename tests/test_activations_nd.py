@@ -293,3 +293,19 @@ def test_relu_matches_maximum_with_zero_bit_for_bit_at_every_size(size: int) -> 
     zeros = activations._ZEROS[np.dtype(np.float32)]
     assert zeros.size <= activations._ZEROS_MAX and not zeros.any()
     assert not zeros.flags.writeable
+
+
+def test_relu_remembers_a_bounded_number_of_shapes_of_read_only_zeros() -> None:
+    """The zeros ReLU compares with are kept per shape (no reshape per call), at most
+    ``_ZEROS_SHAPES_MAX`` of them, each read-only and zero; every result stays exact."""
+    from neuroback_builtins import activations
+
+    relu = nb.layers.ReLU()
+    rng = np.random.default_rng(5)
+    for rows in range(1, activations._ZEROS_SHAPES_MAX + 40):
+        x = rng.normal(size=(rows, 3)).astype(np.float32)
+        np.testing.assert_array_equal(relu(x), np.maximum(x, 0))
+        assert len(activations._ZEROS_BY_SHAPE) <= activations._ZEROS_SHAPES_MAX
+    for (shape, dtype), zeros in activations._ZEROS_BY_SHAPE.items():
+        assert zeros.shape == shape and zeros.dtype == dtype
+        assert not zeros.flags.writeable and not zeros.any()

@@ -99,3 +99,14 @@ def test_all_finite_on_the_host_handles_0d_values_and_overflowing_squares() -> N
         assert not bool(be.all_finite([grads, np.array(np.inf)]))
         assert not bool(be.all_finite([grads, np.array(np.nan, np.float32)]))
         assert not bool(be.all_finite([np.float32([1.0, np.nan]), np.array(0.5)]))
+
+
+def test_all_finite_on_the_host_answers_with_arrays_nobody_can_change() -> None:
+    """The host's answers are shared 0-d arrays: read-only, so a caller that combines
+    them in place gets an error instead of changing every later answer."""
+    be = nb.get_backend("numpy")
+    yes, no = be.all_finite([np.ones(3)]), be.all_finite([np.array([np.inf])])
+    assert yes.shape == () and yes.dtype == bool and bool(yes) and not bool(no)
+    with pytest.raises(ValueError, match="read-only"):
+        yes &= no
+    assert bool(be.all_finite([np.ones(3)])) and not bool(be.all_finite([np.array(np.nan)]))

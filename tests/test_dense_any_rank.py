@@ -149,3 +149,25 @@ def test_a_gradient_of_the_wrong_shape_is_rejected_on_3d_input() -> None:
     _, back = layer.forward(np.ones((2, 4, 5), np.float32), train=True)
     with pytest.raises(nb.errors.ShapeError, match=r"Dense\(in_features=5"):
         back(np.ones((8, 3), np.float32))  # right size, wrong shape: not silently reshaped
+
+
+def test_2d_input_outside_the_one_test_fast_path_gets_the_full_check() -> None:
+    """2-D input passes Dense's fast path only as a plain ndarray of the layer's own dtype
+    object with the right feature count; anything else meets check_input, which accepts
+    an ndarray subclass and rejects the rest (another byte order included) with its
+    usual errors."""
+
+    class Tagged(np.ndarray):
+        pass
+
+    layer = nb.layers.Dense(4, 2, rng=0)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    want = x @ layer.W.value + layer.b.value
+    np.testing.assert_array_equal(layer(x.view(Tagged)), want)  # a subclass: checked, run
+    swapped = x.astype(np.dtype(np.float32).newbyteorder())
+    with pytest.raises(nb.errors.DTypeError, match=r"Dense\(in_features=4.*>f4"):
+        layer(swapped)
+    with pytest.raises(nb.errors.ShapeError, match="expects 4 features on the last axis"):
+        layer(np.ones((3, 5), np.float32))
+    with pytest.raises(nb.errors.DTypeError, match="float64 input"):
+        layer(x.astype(np.float64))

@@ -163,3 +163,30 @@ def test_after_numba_gives_up_compiled_loops_defer_to_numpy(
         first_step=True,
     )
     np.testing.assert_array_equal(value, np.full(4, 0.5, np.float32))
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_the_compiled_plain_sgd_step_follows_each_learning_rate_and_dtype() -> None:
+    """The plain loop takes ``lr`` cast to the arrays' dtype, remembered between calls:
+    a new rate (a schedule's), the same rate in another dtype, or an int rate each give
+    the NumPy version's bits, on a flat buffer and on a 2-D parameter."""
+    import neuroback as nb
+    from neuroback_builtins import sgd
+
+    backend = nb.get_backend("numpy")
+    rng = np.random.default_rng(3)
+    plain = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+    for lr, dtype, shape in [
+        (0.1, np.float32, (50,)),
+        (0.1, np.float32, (50,)),
+        (0.3, np.float32, (5, 10)),
+        (0.3, np.float64, (50,)),
+        (1, np.float64, (50,)),
+        (0.1, np.float32, (7, 3)),
+    ]:
+        value, grad = (rng.normal(size=shape).astype(dtype) for _ in "vg")
+        expected = value.copy()
+        sgd._sgd_numpy(backend, expected, grad, None, lr=lr, **plain, first_step=True)
+        sgd._sgd_compiled(backend, value, grad, None, lr=lr, **plain, first_step=True)
+        np.testing.assert_array_equal(value, expected)
+        assert value.dtype == dtype

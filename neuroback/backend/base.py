@@ -21,6 +21,13 @@ from ..errors import BackendMismatchError
 
 __all__ = ["Array", "Backend"]
 
+#: ``all_finite``'s answers on the host: read-only 0-d arrays made once (``np.asarray``
+#: costs about a microsecond a step, and nobody may change the shared answer in place)
+_HOST_TRUE = np.asarray(True)
+_HOST_TRUE.flags.writeable = False
+_HOST_FALSE = np.asarray(False)
+_HOST_FALSE.flags.writeable = False
+
 #: Any array of the active backend (``numpy.ndarray`` or ``cupy.ndarray``).
 Array = Any
 
@@ -97,7 +104,8 @@ class Backend(ABC):
         """Wait until queued device work has finished (a no-op on the CPU)."""
 
     def all_finite(self, arrays: Iterable[Array]) -> Array:
-        r"""A 0-d boolean array: whether every element of every array is finite.
+        r"""A 0-d boolean array (on the host, one of two shared read-only ones): whether
+        every element of every array is finite.
 
         One reduction per array, :math:`s = \sum_a a \cdot a` (a dot product: the fastest
         full pass). Squares are never negative, so no two terms cancel: :math:`s` is finite
@@ -118,8 +126,8 @@ class Backend(ABC):
                     value = float(a)
                     total += value * value
             if math.isfinite(total) or all(bool(xp.isfinite(a).all()) for a in arrays):
-                return xp.asarray(True)
-            return xp.asarray(False)
+                return _HOST_TRUE
+            return _HOST_FALSE
         with np.errstate(over="ignore", invalid="ignore"):
             ok = xp.ones((), dtype=bool)
             for a in arrays:

@@ -8,6 +8,7 @@ couples the elements of a row and applies its Jacobian instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, final
@@ -33,14 +34,18 @@ class Elementwise:
 
 #: NumPy's ``maximum`` with a scalar operand runs without SIMD, and with a broadcast row
 #: a loop per row: on 8,192 float32 values (NumPy 2.4, AVX2) 10.5 us with ``0``, 3.9 us
-#: against a flat array of zeros as long (on 524,288: 597 us, against 125 us). A
-#: contiguous NumPy array is compared with a read-only flat array of zeros per dtype, at
-#: most :data:`_ZEROS_MAX` long (128 KiB of float32; a longer activation goes chunk by
-#: chunk, a call per 32,768 values, about 1% more time). It comes from ``np.zeros`` as
-#: fresh pages that are only ever read, which Linux maps to its shared zero page, but
-#: ``tracemalloc`` and a strict overcommit policy count it: hence the cap.
+#: against a flat array of zeros as long (on 524,288: 597 us, against 125 us). A NumPy
+#: array of at most :data:`_ZEROS_MAX` values is compared with a read-only array of zeros
+#: of its own shape and dtype (a view of one flat array per dtype, remembered per shape:
+#: no reshape per call); a longer one goes chunk by chunk, a call per 32,768 values,
+#: about 1% more time. The zeros come from ``np.zeros`` as fresh pages that are only ever
+#: read, which Linux maps to its shared zero page, but ``tracemalloc`` and a strict
+#: overcommit policy count them: hence the cap (128 KiB of float32).
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 _ZEROS_MAX = 1 << 15
+_ZEROS_BY_SHAPE: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+#: shapes remembered at most (a model meets a few; a run of varying lengths, many)
+_ZEROS_SHAPES_MAX = 256
 
 
 def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
@@ -54,21 +59,32 @@ def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
     return zeros[:size]
 
 
+def _zeros_shaped(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A read-only array of zeros of ``shape`` and ``dtype`` (a view of the shared flat
+    one), remembered for the next call with that shape."""
+    if len(_ZEROS_BY_SHAPE) >= _ZEROS_SHAPES_MAX:
+        _ZEROS_BY_SHAPE.clear()
+    zeros = _zeros(math.prod(shape), dtype).reshape(shape)
+    _ZEROS_BY_SHAPE[shape, dtype] = zeros
+    return zeros
+
+
 def _relu(xp: Any, z: Array, out: Array | None) -> Array:
     r""":math:`\max(z, 0)`, NaN kept (``maximum`` propagates it)."""
-    if (
-        not isinstance(z, np.ndarray)
-        or not z.flags.c_contiguous
-        or (out is not None and not (isinstance(out, np.ndarray) and out.flags.c_contiguous))
-    ):
+    if not isinstance(z, np.ndarray):
         return xp.maximum(z, 0, out=out)
-    y = np.empty_like(z) if out is None else out
-    flat_z, flat_y, size = z.reshape(-1), y.reshape(-1), z.size
+    size = z.size
     if size <= _ZEROS_MAX:
-        zeros = _ZEROS.get(z.dtype)
-        zeros = zeros[:size] if zeros is not None and zeros.size >= size else _zeros(size, z.dtype)
-        np.maximum(flat_z, zeros, out=flat_y)
-        return y
+        zeros = _ZEROS_BY_SHAPE.get((z.shape, z.dtype))
+        if zeros is None:
+            zeros = _zeros_shaped(z.shape, z.dtype)
+        return np.maximum(z, zeros, out=out)
+    if not z.flags.c_contiguous or (
+        out is not None and not (isinstance(out, np.ndarray) and out.flags.c_contiguous)
+    ):
+        return np.maximum(z, 0, out=out)
+    y = np.empty_like(z) if out is None else out
+    flat_z, flat_y = z.reshape(-1), y.reshape(-1)
     zeros = _zeros(_ZEROS_MAX, z.dtype)
     for start in range(0, size, _ZEROS_MAX):
         stop = min(start + _ZEROS_MAX, size)
@@ -127,13 +143,11 @@ class ReLU(Layer):
 
     def forward(self, x: Array, *, train: bool, rng: Any = None) -> tuple[Array, Backward]:
         self.check_input(x)
-        xp = self.backend.xp
-        relu = ELEMENTWISE["relu"]
-        y = relu.apply(xp, x, None)
+        y = _relu(self._backend.xp, x, None)
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
-            return dy * relu.derivative(xp, y)
+            return dy * (y > 0)  # ELEMENTWISE["relu"].derivative, written out
 
         return y, backward
 

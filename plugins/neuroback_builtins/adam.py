@@ -272,8 +272,9 @@ class _AdamBase(Optimizer):
                 f"dtype), so a zero gradient would give 0/0 = NaN. Use an eps of at least "
                 f"{float(np.finfo(value.dtype).tiny):.1e} (the default 1e-8 is fine in float32)."
             )
-        adam_step(
-            self.backend,
+        backend = self.backend
+        adam_step.implementation_for(backend)(  # called directly, as in SGD.update
+            backend,
             value,
             grad,
             slots["exp_avg"],

@@ -163,11 +163,11 @@ _COMPILED_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 def _compilable(value: Array, grad: Array, velocity: Array | None) -> bool:
     """Whether the loops take these arrays: C-contiguous NumPy arrays of one shape and one
     float dtype they are compiled for (checked at every step: written out, not looped)."""
+    if not (isinstance(value, np.ndarray) and isinstance(grad, np.ndarray)):
+        return False
     dtype, shape = value.dtype, value.shape
     if not (
-        isinstance(value, np.ndarray)
-        and isinstance(grad, np.ndarray)
-        and dtype in _COMPILED_DTYPES
+        dtype in _COMPILED_DTYPES
         and grad.dtype == dtype
         and grad.shape == shape
         and value.flags.c_contiguous
@@ -180,6 +180,22 @@ def _compilable(value: Array, grad: Array, velocity: Array | None) -> bool:
         and velocity.shape == shape
         and velocity.flags.c_contiguous
     )
+
+
+#: The last learning rate cast to an array dtype, as ``(lr, dtype, scalar)``: a
+#: NumPy scalar costs about 1 us to make, and ``lr`` changes only with a schedule.
+_last_lr: tuple[Any, Any, Any] = (None, None, None)
+
+
+def _lr_scalar(lr: float, dtype: np.dtype) -> Any:
+    """``dtype.type(lr)``, the scalar NumPy's arithmetic would cast ``lr`` to."""
+    global _last_lr
+    last = _last_lr
+    if last[1] is dtype and last[0] == lr and type(last[0]) is type(lr):
+        return last[2]
+    scalar = dtype.type(lr)
+    _last_lr = (lr, dtype, scalar)
+    return scalar
 
 
 if jit.available():
@@ -205,10 +221,13 @@ if jit.available():
         if momentum and velocity is None:
             raise ValueError("SGD with momentum needs a velocity buffer")
         if _compilable(value, grad, velocity):
-            flat_value, flat_grad = value.reshape(-1), grad.reshape(-1)
+            if value.ndim == 1:  # an optimizer's flat buffer
+                flat_value, flat_grad = value, grad
+            else:
+                flat_value, flat_grad = value.reshape(-1), grad.reshape(-1)
             try:
                 if not momentum and not weight_decay:
-                    _sgd_plain_loop(flat_value, flat_grad, value.dtype.type(lr))
+                    _sgd_plain_loop(flat_value, flat_grad, _lr_scalar(lr, value.dtype))
                     return
                 flags = (bool(momentum), bool(nesterov), bool(first_step), bool(weight_decay))
                 scalars = np.array(
@@ -347,8 +366,11 @@ class SGD(Optimizer):
         first = velocity is None
         if hp["momentum"] and velocity is None:
             velocity = slots["velocity"] = self.backend.xp.empty_like(value)
-        sgd_step(
-            self.backend,
+        backend = self.backend
+        # the version for this backend, called directly: a Kernel's own call forwards
+        # every argument once more (about 2 us a step on a small model)
+        sgd_step.implementation_for(backend)(
+            backend,
             value,
             grad,
             velocity,
