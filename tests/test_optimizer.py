@@ -251,3 +251,43 @@ def test_update_gets_a_read_only_view_of_its_hyperparameters() -> None:
     opt = Meddling(lr=0.1).bind(layer)
     with pytest.raises(TypeError, match="does not support item assignment"):
         opt.step()
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "order"),
+    [
+        ((32, 64), "float32", "C"),  # a Dense bias gradient: the compiled loop
+        ((5000, 3), "float64", "C"),
+        ((1, 7), "float32", "C"),
+        ((100, 1), "float32", "C"),  # one column: NumPy sums it pairwise, and runs
+        ((64, 10), "float32", "F"),  # columns in memory: pairwise too, NumPy runs
+        ((0, 4), "float32", "C"),  # no rows: zeros
+        ((8, 3), "float16", "C"),
+    ],
+)
+def test_a_bias_gradient_sum_gives_numpys_bits(shape: tuple, dtype: str, order: str) -> None:
+    """Parameter.accumulate_sum(a, axis=0) into a zero gradient equals a.sum(axis=0) bit
+    for bit, whichever way it runs (the compiled row loop takes NumPy's order), and adds
+    on top of a gradient that is not zero."""
+    from neuroback.parameter import Parameter
+
+    rng = np.random.default_rng(0)
+    # magnitudes over seven decades: another summation order gives other bits
+    a = (rng.normal(size=shape) * 10.0 ** rng.integers(-3, 4, size=shape)).astype(dtype)
+    a = np.asarray(a, order=order)
+    param = Parameter(np.ones(shape[1], dtype), name="b", backend=nb.get_backend("numpy"))
+    param.zero_grad()  # lazily zero, as after an update: the sum is written, not added
+    param.accumulate_sum(a, axis=0)
+    expected = a.sum(axis=0)
+    assert param.grad.dtype == expected.dtype and param.grad.tobytes() == expected.tobytes()
+    param.accumulate_sum(a, axis=0)
+    np.testing.assert_array_equal(param.grad, expected + a.sum(axis=0))
+
+
+def test_a_bias_gradient_of_the_wrong_length_is_refused_not_written_past() -> None:
+    from neuroback.parameter import Parameter
+
+    param = Parameter(np.zeros(3, np.float32), name="b", backend=nb.get_backend("numpy"))
+    param.zero_grad()
+    with pytest.raises(ValueError, match="could not be broadcast"):  # NumPy's own check
+        param.accumulate_sum(np.ones((4, 5), np.float32), axis=0)

@@ -15,7 +15,8 @@ from typing import Any, final
 
 import numpy as np
 
-from neuroback import Array, Backward, Layer, checks
+from neuroback import Array, Backward, Layer, checks, jit
+from neuroback.kernels import Kernel
 
 __all__ = ["ELEMENTWISE", "Elementwise", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
@@ -92,6 +93,64 @@ def _relu(xp: Any, z: Array, out: Array | None) -> Array:
     return y
 
 
+def _relu_backward_reference(backend: Any, dy: Array, y: Array) -> Array:
+    r""":math:`\partial L/\partial x = \partial L/\partial y \odot [y > 0]` from the
+    output :math:`y = \max(x, 0)` (``y > 0`` exactly where ``x > 0``): a new array."""
+    return dy * (y > 0)
+
+
+def _relu_backward_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    rng = np.random.default_rng(0)
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for dtype in (np.float32, np.float64):
+        for shape in ((5, 3), (4, 3, 2, 2), (7,)):
+            dy = rng.normal(size=shape).astype(dtype)
+            y = np.maximum(rng.normal(size=shape), 0).astype(dtype)
+            dy.reshape(-1)[::4], y.reshape(-1)[1::5] = np.nan, np.nan
+            cases.append(((dy, y), {}))
+    return cases
+
+
+#: ReLU's backward: the reference above; on NumPy with numba, one compiled pass.
+relu_backward = Kernel("ReLU.backward", _relu_backward_reference, example=_relu_backward_cases)
+
+
+def relu_backward_loop(dy: Array, y: Array, dx: Array, zero: Any) -> None:
+    """``dx = dy * [y > 0]`` element by element: ``dy`` where ``y > 0``, else ``dy * 0``
+    in the arrays' dtype (``zero``), which is what NumPy's product with the mask gives
+    (a signed zero, or NaN for an infinite or NaN ``dy``)."""
+    for i in range(dy.size):
+        dx[i] = dy[i] if y[i] > 0 else dy[i] * zero
+
+
+_relu_backward_loop = jit.compiled(relu_backward_loop)
+_COMPILED_DTYPES = {np.dtype(np.float32): np.float32(0), np.dtype(np.float64): np.float64(0)}
+
+
+if jit.available():
+
+    @relu_backward.implement("numpy")
+    def _relu_backward_compiled(backend: Any, dy: Array, y: Array) -> Array:
+        """One compiled pass for ``dy`` and ``y`` of one shape and float dtype (no boolean
+        mask, no second pass; a non-contiguous one is flattened into a copy first); the
+        reference for anything else."""
+        zero = _COMPILED_DTYPES.get(dy.dtype)
+        if (
+            zero is not None
+            and type(dy) is np.ndarray
+            and type(y) is np.ndarray
+            and y.dtype is dy.dtype
+            and y.shape == dy.shape
+        ):
+            dx = np.empty_like(dy)
+            try:
+                _relu_backward_loop(dy.reshape(-1), y.reshape(-1), dx.reshape(-1), zero)
+                return dx
+            except jit.Unavailable:
+                pass
+        return dy * (y > 0)
+
+
 def _sigmoid(xp: Any, z: Array, out: Array | None) -> Array:
     """Without overflow for any input: with e = exp(-|z|) in (0, 1], 1/(1+e) for z >= 0
     and e/(1+e) for z < 0 (a new array; ``out`` is not used)."""
@@ -147,7 +206,8 @@ class ReLU(Layer):
 
         def backward(dy: Array, *, input_grad: bool = True) -> Array:
             self.check_gradient(dy, y)
-            return dy * (y > 0)  # ELEMENTWISE["relu"].derivative, written out
+            backend = self._backend
+            return relu_backward.implementation_for(backend)(backend, dy, y)
 
         return y, backward
 

@@ -54,6 +54,7 @@ from neuroback.errors import ShapeError
 from neuroback.rng import resolve_rng
 
 from .activations import ELEMENTWISE
+from .dense_kernels import add_bias
 from .initializers import INITIALIZERS, initialize
 
 __all__ = ["Dense"]
@@ -161,8 +162,9 @@ class Dense(Layer):
         W = self.W.value
         b = self.b
         y = x @ W
-        if b is not None:
-            y += b.value
+        if b is not None:  # y += b, compiled where it can be (dense_kernels)
+            backend = self._backend
+            add_bias.implementation_for(backend)(backend, y, b.value)
         act = self._activation
         if act is not None:  # fused: f applied to the product in place, where f allows
             y = act.apply(self.backend.xp, y, y)
