@@ -116,8 +116,8 @@ class ArrayLoader:
         if self.shuffle:
             device_order = self.backend.asarray(order)
             if _nbytes(x, y) <= SHUFFLED_COPY_BYTES:  # one gather per epoch, then views
-                x = x[device_order]
-                y = None if y is None else y[device_order]
+                x = _rows(x, device_order)
+                y = None if y is None else _rows(y, device_order)
             else:  # a large dataset: one gather per batch, no second copy of it
                 gather = device_order
         while self._offset < self.n:
@@ -301,3 +301,11 @@ def _check_rng(rng: Any) -> np.random.Generator:
         f"ArrayLoader rng must be a numpy.random.Generator, a non-negative integer seed or "
         f"None (a fresh unseeded generator), got {rng!r}."
     )
+
+
+def _rows(a: Array, order: Array) -> Array:
+    """``a[order]``, the rows in that order: through ``np.take`` for a NumPy array (two to
+    three times faster than indexing for the digits' 1797 rows), indexing otherwise."""
+    if type(a) is np.ndarray and a.ndim:
+        return np.take(a, order, axis=0)
+    return a[order]

@@ -105,3 +105,48 @@ def test_loss_and_metrics_reach_the_host_only_at_logging_steps_and_epoch_ends(
     trainer.fit(x, y, epochs=3, batch_size=16)  # 40 steps per epoch, 120 in all
     # per epoch: one read of the loss, the metric and the count of skipped updates together
     assert reads == [(3,)] * 3  # and nothing per batch (120 batches), not even int() or bool()
+
+
+def test_the_epoch_sums_are_float64_products_on_the_host_and_on_a_device() -> None:
+    """The loss sums are Python floats on the host and 0-d float64 arrays on a device; on
+    both, each batch adds its float32 mean times its size formed in float64, so the means
+    are the same bits, and equal to that sum written out in Python."""
+    from neuroback.training.totals import Totals
+
+    rng = np.random.default_rng(0)
+    sizes = [32] * 8 + [7]
+    batches = [(np.float32(v), n) for v, n in zip(rng.uniform(0, 3, 9), sizes, strict=True)]
+    means = {}
+    for name in ("numpy", "strict"):
+        backend = nb.get_backend(name)
+        totals = Totals(backend, {})
+        for value, n in batches:
+            totals.add(backend.asarray(np.asarray(value)), None, None, n)
+        means[name] = totals.means()[0]["loss"]
+    expected = 0.0
+    for value, n in batches:
+        expected += float(value) * n
+    expected /= sum(n for _, n in batches)
+    assert means["numpy"] == means["strict"] == expected
+
+
+def test_fit_probes_the_model_once_for_its_output_shape_and_the_loss() -> None:
+    """Before the first update fit runs the model once on two samples: the probe that
+    finds the output shape also feeds the loss's probe."""
+
+    class CountingIdentity(nb.Layer):
+        calls = 0
+
+        def forward(self, x: Any, *, train: bool, rng: Any = None) -> Any:
+            if not train:
+                CountingIdentity.calls += 1
+            return x, lambda dy, *, input_grad=True: dy
+
+        def config(self) -> dict[str, Any]:
+            return {}
+
+    x, y = nb.datasets.two_moons(64, seed=1)
+    model = nb.Sequential(CountingIdentity(), nb.layers.Dense(2, 2, rng=0))
+    trainer = nb.Trainer(model, "SoftmaxCrossEntropy", nb.optimizers.SGD(lr=0.1), seed=0)
+    trainer.fit(x, y, epochs=1, batch_size=16)
+    assert CountingIdentity.calls == 1
