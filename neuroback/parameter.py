@@ -10,6 +10,7 @@ import numpy as np
 from . import jit
 from .backend import Array, Backend
 from .errors import ShapeError
+from .kernels import Kernel
 
 __all__ = ["Parameter", "realize_gradients"]
 
@@ -139,12 +140,11 @@ class Parameter:
         """Add ``a.sum(axis)`` into :attr:`grad`, summing in place when grad is zero."""
         if self._grad_is_zero:
             if type(a) is np.ndarray:
-                grad = self._grad
-                if axis == 0 and _sums_rows_compiled(a, grad):
-                    self._grad_is_zero = False
-                    return
-                # ndarray.sum's own work, without its Python wrapper
-                np.add.reduce(a, axis=axis, out=grad)
+                backend = self._backend
+                if axis == 0:  # a bias gradient: compiled where it can be (sum_rows)
+                    sum_rows.implementation_for(backend)(backend, a, self._grad)
+                else:  # ndarray.sum's own work, without its Python wrapper
+                    np.add.reduce(a, axis=axis, out=self._grad)
             else:  # the array's own method: no dispatch through xp.sum
                 a.sum(axis=axis, out=self._grad)
             self._grad_is_zero = False
@@ -187,14 +187,36 @@ class Parameter:
         )
 
 
+def _sum_rows_reference(backend: Backend, a: Array, out: Array) -> None:
+    """``out = a.sum(axis=0)`` for a 2-D ``a`` and a vector ``out`` of its columns."""
+    backend.xp.sum(a, axis=0, out=out)
+
+
+def _sum_rows_cases() -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    rng = np.random.default_rng(0)
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for dtype in (np.float32, np.float64):
+        for rows, k in ((32, 8), (1, 3), (5, 1), (200, 2)):
+            a = (rng.normal(size=(rows, k)) * 10.0 ** rng.integers(-3, 4, (rows, k))).astype(dtype)
+            a[:, 0] = -0.0  # NumPy's sum starts from +0: a column of -0.0 sums to +0.0
+            cases.append(((a, np.empty(k, dtype)), {}))
+    return cases
+
+
+#: A Dense bias gradient's column sums: ``out = a.sum(axis=0)``, compiled on NumPy where
+#: numba is installed (see :func:`sum_rows_loop`).
+sum_rows = Kernel("Parameter.sum_rows", _sum_rows_reference, example=_sum_rows_cases)
+
+
 def sum_rows_loop(a: Array, out: Array) -> None:
-    """``out[j] = a[0, j] + a[1, j] + ...``, the rows added in order: the order NumPy's
-    ``add.reduce(a, axis=0)`` takes for a C-contiguous ``(n, k)`` array with ``k >= 2``
-    (with ``k == 1`` or columns in memory it sums pairwise, in another order)."""
+    """``out[j] = ((0 + a[0, j]) + a[1, j]) + ...``: NumPy's ``add.reduce(a, axis=0)``
+    step for step for a C-contiguous ``(n, k)`` array with ``k >= 2`` (it starts from its
+    identity +0, so a column of -0.0 sums to +0.0, and adds the rows in order; with
+    ``k == 1`` or columns in memory it sums pairwise, in another order)."""
     n, k = a.shape
     for j in range(k):
-        out[j] = a[0, j]
-    for i in range(1, n):
+        out[j] = 0
+    for i in range(n):
         for j in range(k):
             out[j] += a[i, j]
 
@@ -202,30 +224,31 @@ def sum_rows_loop(a: Array, out: Array) -> None:
 _sum_rows_loop = jit.compiled(sum_rows_loop)
 _ROW_SUM_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
+if jit.available():
 
-def _sums_rows_compiled(a: np.ndarray, out: Array) -> bool:
-    """``out = a.sum(axis=0)`` through the compiled loop, where numba is installed and ``a``
-    is a C-contiguous float32/64 ``(n >= 1, k >= 2)`` array and ``out`` a NumPy vector of
-    ``k`` of its dtype: the bias gradient of a Dense layer, NumPy's bits in one pass
-    (NumPy starts a loop per row: 64 rows of 128, 5.2 us against 2.0 us). Returns whether
-    it did."""
-    if not (
-        a.ndim == 2
-        and a.dtype in _ROW_SUM_DTYPES
-        and type(out) is np.ndarray
-        and out.dtype is a.dtype
-        and out.shape == a.shape[1:]
-        and a.shape[1] > 1
-        and a.shape[0]
-        and a.flags.c_contiguous
-        and jit.available()
-    ):
-        return False
-    try:
-        _sum_rows_loop(a, out)
-    except jit.Unavailable:
-        return False
-    return True
+    @sum_rows.implement("numpy")
+    def _sum_rows_compiled(backend: Backend, a: Array, out: Array) -> None:
+        """The compiled loop where ``a`` is a C-contiguous float32/64 ``(n, k >= 2)`` array
+        and ``out`` a writeable NumPy vector of ``k`` of its dtype: NumPy's bits in one
+        pass (NumPy starts a loop per row: 64 rows of 128, 5.2 us against 2.0 us); NumPy's
+        own reduction for anything else."""
+        if (
+            type(a) is np.ndarray
+            and a.ndim == 2
+            and a.dtype in _ROW_SUM_DTYPES
+            and type(out) is np.ndarray
+            and out.dtype is a.dtype
+            and out.shape == a.shape[1:]
+            and a.shape[1] > 1
+            and a.flags.c_contiguous
+            and out.flags.writeable
+        ):
+            try:
+                _sum_rows_loop(a, out)
+                return
+            except jit.Unavailable:
+                pass
+        np.add.reduce(a, axis=0, out=out)
 
 
 def realize_gradients(params: Iterable[Parameter]) -> None:

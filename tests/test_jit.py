@@ -190,3 +190,14 @@ def test_the_compiled_plain_sgd_step_follows_each_learning_rate_and_dtype() -> N
         sgd._sgd_compiled(backend, value, grad, None, lr=lr, **plain, first_step=True)
         np.testing.assert_array_equal(value, expected)
         assert value.dtype == dtype
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_the_remembered_learning_rate_keeps_the_sign_of_zero() -> None:
+    """-0.0 == 0.0, but they are different scalars: the cast is not reused across them."""
+    from neuroback_builtins import sgd
+
+    f32 = np.dtype(np.float32)
+    assert not np.signbit(sgd._lr_scalar(0.0, f32))
+    assert np.signbit(sgd._lr_scalar(-0.0, f32))
+    assert not np.signbit(sgd._lr_scalar(0.0, f32))

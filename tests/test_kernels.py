@@ -304,8 +304,9 @@ def test_the_dense_and_relu_kernels_pass_the_kit_on_every_backend(name: str, nb_
 @pytest.mark.parametrize("name", ["Dense.add_bias", "ReLU.backward"])
 def test_the_compiled_layer_kernels_give_the_references_bits(name: str) -> None:
     """One addition per element, one product per element: the compiled loops give
-    NumPy's bits (NaN in the gradient or the output, signed zeros), on their cases and on
-    non-contiguous views, which numba follows (add_bias) or which are copied (ReLU)."""
+    NumPy's bits (NaN in the gradient or the output, signed zeros), on their cases, on
+    non-contiguous views, which numba follows (add_bias) or which are copied (ReLU), and
+    on Fortran-ordered arrays (ReLU's dx is then a new C-ordered array, filled)."""
     kernel = next(k for k in _layer_kernels() if k.name == name)
     numpy = nb.get_backend("numpy")
     assert kernel.implementation_for(numpy) is kernel.implementations["numpy"]
@@ -315,11 +316,15 @@ def test_the_compiled_layer_kernels_give_the_references_bits(name: str) -> None:
     if name == "Dense.add_bias":
         views = (lambda a: a[:, ::2], lambda a: a[::2])
         strided = (np.asfortranarray(wide), rng.normal(size=10).astype(np.float32))
+        transposed = (lambda a: a.T, lambda a: a)
+        flipped = (wide.T.copy(), rng.normal(size=10).astype(np.float32))
     else:
         views = (lambda a: a[:, ::2], lambda a: a[:, ::2])
         strided = (-wide, np.maximum(wide, 0))
+        transposed = (lambda a: a.T, lambda a: a.T)  # Fortran-ordered dy and y
+        flipped = (np.ascontiguousarray(wide.T), np.ascontiguousarray(np.maximum(wide, 0).T))
     cases = [(args, kwargs, (lambda a: a,) * len(args)) for args, kwargs in kernel.example()]
-    for args, kwargs, view in [*cases, (strided, {}, views)]:
+    for args, kwargs, view in [*cases, (strided, {}, views), (flipped, {}, transposed)]:
         ref = [v(a.copy(order="K")) for v, a in zip(view, args, strict=True)]
         fast = [v(a.copy(order="K")) for v, a in zip(view, args, strict=True)]
         ref_out = kernel.reference(numpy, *ref, **kwargs)
@@ -329,3 +334,17 @@ def test_the_compiled_layer_kernels_give_the_references_bits(name: str) -> None:
         if ref_out is not None:
             assert fast_out.dtype == ref_out.dtype and fast_out.shape == ref_out.shape
             assert fast_out.tobytes() == ref_out.tobytes()
+
+
+def test_the_bias_gradient_column_sums_pass_the_kit_on_every_backend(nb_backend) -> None:
+    from neuroback.parameter import sum_rows
+
+    check_kernel(sum_rows, backend=nb_backend)
+
+
+def test_reference_kernels_also_turn_off_the_compiled_column_sums() -> None:
+    from neuroback.parameter import sum_rows
+
+    numpy = nb.get_backend("numpy")
+    with reference_kernels():
+        assert sum_rows.implementation_for(numpy) is sum_rows.reference

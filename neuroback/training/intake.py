@@ -159,11 +159,11 @@ class DataIntake:
         if on_device and self._probed_loss:
             return
         host = self.backend.to_host(ya) if self.backend.is_native(y) else np.asarray(y)
+        seen, self._probe = self._probe, None  # not kept past this check, passed or not
         try:
             self.loss.check_targets(host, shape)
             if not self._probed_loss:
                 probe = min(2, int(xa.shape[0]))
-                seen, self._probe = self._probe, None
                 pred = seen[1] if seen is not None and seen[0] is xa else self.model(xa[:probe])
                 self.loss.forward(pred, ya[:probe])
                 self._probed_loss = True

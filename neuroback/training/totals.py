@@ -52,9 +52,10 @@ class Totals:
             for name, metric in self._metrics.items():
                 sums[name] += float(metric(pred, target)) * n
         else:  # the product in float64 as well: the host's bits, on the device
-            sums["loss"] = sums["loss"] + value.astype(np.float64) * n
+            xp = self._backend.xp
+            sums["loss"] = sums["loss"] + xp.asarray(value, dtype=np.float64) * n
             for name, metric in self._metrics.items():
-                sums[name] = sums[name] + metric(pred, target).astype(np.float64) * n
+                sums[name] = sums[name] + xp.asarray(metric(pred, target), dtype=np.float64) * n
         self.count += n
 
     def _zero(self) -> Any:

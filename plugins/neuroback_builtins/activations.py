@@ -132,8 +132,8 @@ if jit.available():
     @relu_backward.implement("numpy")
     def _relu_backward_compiled(backend: Any, dy: Array, y: Array) -> Array:
         """One compiled pass for ``dy`` and ``y`` of one shape and float dtype (no boolean
-        mask, no second pass; a non-contiguous one is flattened into a copy first); the
-        reference for anything else."""
+        mask, no second pass; a non-contiguous input is flattened into a C-ordered copy
+        first, and ``dx`` is C-ordered); the reference for anything else."""
         zero = _COMPILED_DTYPES.get(dy.dtype)
         if (
             zero is not None
@@ -142,7 +142,7 @@ if jit.available():
             and y.dtype is dy.dtype
             and y.shape == dy.shape
         ):
-            dx = np.empty_like(dy)
+            dx = np.empty(dy.shape, dy.dtype)  # C order: its flat view is the array
             try:
                 _relu_backward_loop(dy.reshape(-1), y.reshape(-1), dx.reshape(-1), zero)
                 return dx

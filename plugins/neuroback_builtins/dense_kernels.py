@@ -64,6 +64,7 @@ if jit.available():
             and b.dtype is y.dtype
             and y.ndim == 2
             and b.shape == y.shape[1:]
+            and y.flags.writeable  # else NumPy's own error, not numba's typing error
         ):
             try:
                 _add_bias_loop(y, b)

@@ -16,6 +16,7 @@ of the seed tutorial's ``update_weights``.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, final
 
@@ -191,7 +192,12 @@ def _lr_scalar(lr: float, dtype: np.dtype) -> Any:
     """``dtype.type(lr)``, the scalar NumPy's arithmetic would cast ``lr`` to."""
     global _last_lr
     last = _last_lr
-    if last[1] is dtype and last[0] == lr and type(last[0]) is type(lr):
+    if (
+        last[1] is dtype
+        and type(last[0]) is type(lr)
+        and last[0] == lr
+        and (lr or math.copysign(1.0, lr) == math.copysign(1.0, last[0]))  # -0.0 is not 0.0
+    ):
         return last[2]
     scalar = dtype.type(lr)
     _last_lr = (lr, dtype, scalar)

@@ -150,3 +150,15 @@ def test_fit_probes_the_model_once_for_its_output_shape_and_the_loss() -> None:
     trainer = nb.Trainer(model, "SoftmaxCrossEntropy", nb.optimizers.SGD(lr=0.1), seed=0)
     trainer.fit(x, y, epochs=1, batch_size=16)
     assert CountingIdentity.calls == 1
+
+
+def test_a_rejected_target_check_keeps_no_probe_alive() -> None:
+    """The output-shape probe (the whole converted array and a prediction) is let go
+    when the loss refuses the targets, not kept on the intake."""
+    model = nb.Sequential(nb.layers.Dense(2, 3, rng=0))
+    trainer = nb.Trainer(model, "SoftmaxCrossEntropy", nb.optimizers.SGD(lr=0.1), seed=0)
+    intake = trainer._intake()
+    x = np.ones((4, 2), np.float32)
+    with pytest.raises(nb.errors.NeurobackError):
+        intake.arrays(x, np.full(4, 7), "training data")  # class 7 of 3 outputs
+    assert intake._probe is None
