@@ -141,9 +141,10 @@ class Parameter:
         if self._grad_is_zero:
             if type(a) is np.ndarray:
                 backend = self._backend
-                if axis == 0:  # a bias gradient: compiled where it can be (sum_rows)
-                    sum_rows.implementation_for(backend)(backend, a, self._grad)
-                else:  # ndarray.sum's own work, without its Python wrapper
+                fast = sum_rows.implementation_for(backend) if axis == 0 else None
+                if fast is not None and fast is not sum_rows.reference:
+                    fast(backend, a, self._grad)  # a bias gradient, compiled (sum_rows)
+                else:  # ndarray.sum's own work (the reference's), without its wrapper
                     np.add.reduce(a, axis=axis, out=self._grad)
             else:  # the array's own method: no dispatch through xp.sum
                 a.sum(axis=axis, out=self._grad)

@@ -52,10 +52,9 @@ class Totals:
             for name, metric in self._metrics.items():
                 sums[name] += float(metric(pred, target)) * n
         else:  # the product in float64 as well: the host's bits, on the device
-            xp = self._backend.xp
-            sums["loss"] = sums["loss"] + xp.asarray(value, dtype=np.float64) * n
+            sums["loss"] = sums["loss"] + value.astype(np.float64) * n
             for name, metric in self._metrics.items():
-                sums[name] = sums[name] + xp.asarray(metric(pred, target), dtype=np.float64) * n
+                sums[name] = sums[name] + _float64(metric(pred, target)) * n
         self.count += n
 
     def _zero(self) -> Any:
@@ -111,3 +110,9 @@ class Totals:
 
     def loss_sum(self) -> Any:
         return self._sums["loss"]
+
+
+def _float64(value: Any) -> Any:
+    """A metric's value in float64, where it is: an array cast where it lives (not moved
+    to the device: the sum then meets it as before), a Python number as a float."""
+    return value.astype(np.float64) if hasattr(value, "astype") else float(value)

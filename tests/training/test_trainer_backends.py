@@ -162,3 +162,15 @@ def test_a_rejected_target_check_keeps_no_probe_alive() -> None:
     with pytest.raises(nb.errors.NeurobackError):
         intake.arrays(x, np.full(4, 7), "training data")  # class 7 of 3 outputs
     assert intake._probe is None
+
+
+def test_device_epoch_sums_take_a_python_float_metric() -> None:
+    """On a device a metric may return a Python number, summed as a float64 there."""
+    from neuroback.training.totals import Totals
+
+    backend = nb.get_backend("strict")
+    value = backend.asarray(np.float32(0.5))
+    totals = Totals(backend, {"half": lambda pred, target: 0.5})
+    totals.add(value, None, None, 4)
+    totals.add(value, None, None, 2)
+    assert totals.means()[0] == {"loss": 0.5, "half": 0.5}
