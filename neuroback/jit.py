@@ -13,7 +13,10 @@ installed; otherwise its :class:`~neuroback.kernels.Kernel` runs the NumPy refer
 at the kernels' import); ``NEUROBACK_REFERENCE_KERNELS=1`` turns every fast version off.
 
 Loops are compiled on first use, not at import (numba's import and each compilation take
-about a second), and once per process and argument types.
+about a second), and once per process and argument types. A loop made with
+``compiled(fn, cache=True)`` (a function defined at a module's top level) is also kept in
+numba's on-disk cache (``__pycache__`` beside its module, or ``NUMBA_CACHE_DIR``), so a
+later process loads it instead of compiling it again.
 
 >>> import numpy as np
 >>> from neuroback import jit
@@ -86,10 +89,12 @@ class compiled:  # lower case: used like a decorator function
     the process; a kernel's compiled version catches it and runs its NumPy version (never
     the loop as interpreted Python, hundreds of times slower)."""
 
-    __slots__ = ("__wrapped__", "_compiled", "_fn", "_numba_error")
+    __slots__ = ("__wrapped__", "_cache", "_compiled", "_fn", "_numba_error")
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], *, cache: bool = False) -> None:
         self._fn = fn
+        #: whether numba keeps the machine code on disk for the next process
+        self._cache = cache
         self._compiled: Callable[..., Any] | None = None
         #: numba's base error once compiled (an exception no call raises before that)
         self._numba_error: type[BaseException] = _NeverRaised
@@ -109,7 +114,7 @@ class compiled:  # lower case: used like a decorator function
             except Exception as exc:  # installed but broken (e.g. a NumPy it predates)
                 raise _give_up(f"import numba: {type(exc).__name__}: {exc}") from exc
             self._numba_error = numba.core.errors.NumbaError
-            loop = self._compiled = numba.njit(self._fn, nogil=True)
+            loop = self._compiled = numba.njit(self._fn, nogil=True, cache=self._cache)
         try:
             return loop(*args)
         except self._numba_error as exc:  # types it cannot compile for, or cannot lower

@@ -222,7 +222,7 @@ def sum_rows_loop(a: Array, out: Array) -> None:
             out[j] += a[i, j]
 
 
-_sum_rows_loop = jit.compiled(sum_rows_loop)
+_sum_rows_loop = jit.compiled(sum_rows_loop, cache=True)
 _ROW_SUM_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 if jit.available():

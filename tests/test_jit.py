@@ -201,3 +201,26 @@ def test_the_remembered_learning_rate_keeps_the_sign_of_zero() -> None:
     assert not np.signbit(sgd._lr_scalar(0.0, f32))
     assert np.signbit(sgd._lr_scalar(-0.0, f32))
     assert not np.signbit(sgd._lr_scalar(0.0, f32))
+
+
+@pytest.mark.skipif(not jit.available(), reason="numba is not installed")
+def test_the_module_level_loops_are_kept_in_numbas_disk_cache(tmp_path) -> None:
+    """A training step compiles the bias add, ReLU's backward, the column sums and SGD's
+    loop (about a second each); numba keeps them on disk, so the next process loads them.
+    Run in a fresh process with its own cache directory: the cache files appear there."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, neuroback as nb\n"
+        "model = nb.Sequential(nb.layers.Dense(4, 8), nb.layers.ReLU(), nb.layers.Dense(8, 2))\n"
+        "trainer = nb.Trainer(model, 'MSE', nb.optimizers.SGD(lr=0.1), seed=0)\n"
+        "x = np.ones((16, 4), np.float32)\n"
+        "trainer.fit(x, np.zeros((16, 2), np.float32), epochs=1, batch_size=8)\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=300)
+    cached = {p.name.split(".")[0] for p in tmp_path.rglob("*.nbi")}
+    for module in ("dense_kernels", "activations", "parameter", "sgd"):
+        assert module in cached, (module, sorted(cached))

@@ -123,7 +123,7 @@ def relu_backward_loop(dy: Array, y: Array, dx: Array, zero: Any) -> None:
         dx[i] = dy[i] if y[i] > 0 else dy[i] * zero
 
 
-_relu_backward_loop = jit.compiled(relu_backward_loop)
+_relu_backward_loop = jit.compiled(relu_backward_loop, cache=True)
 _COMPILED_DTYPES = {np.dtype(np.float32): np.float32(0), np.dtype(np.float64): np.float64(0)}
 
 

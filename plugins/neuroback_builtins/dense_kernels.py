@@ -47,7 +47,7 @@ def add_bias_loop(y: Array, b: Array) -> None:
             y[i, j] += b[j]
 
 
-_add_bias_loop = jit.compiled(add_bias_loop)
+_add_bias_loop = jit.compiled(add_bias_loop, cache=True)
 _COMPILED_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 

@@ -154,8 +154,8 @@ def sgd_loop(value: Array, grad: Array, velocity: Array, scalars: Array) -> None
         value[i] = value[i] - d * lr
 
 
-_sgd_plain_loop = jit.compiled(sgd_plain_loop)
-_sgd_loop = jit.compiled(sgd_loop)
+_sgd_plain_loop = jit.compiled(sgd_plain_loop, cache=True)
+_sgd_loop = jit.compiled(sgd_loop, cache=True)
 
 #: the dtypes the compiled loops take (others run the NumPy version)
 _COMPILED_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
